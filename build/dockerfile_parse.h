@@ -1,0 +1,42 @@
+#pragma once
+/* The Dockerfile parser: text to a list of instruction nodes shaped as BuildKit's parser makes
+ * them (so its conformance dumps can be compared). */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/sb_error.h"
+
+#define DOCKERFILE_MAX_SIZE (4u * 1024u * 1024u)
+
+struct dockerfile_heredoc {
+        char *name;    /* delimiter */
+        char *content; /* body, with a final newline */
+        bool expand;   /* false when the delimiter was quoted */
+        bool chomp;    /* <<- : leading tabs stripped */
+};
+
+struct dockerfile_node {
+        char *cmd;      /* instruction in lower case: "from", "run", ... */
+        char **flags;   /* "--from=x" as written; NULL-terminated, never NULL */
+        char **args;    /* arguments; for env/label key,value,"=" triples; NULL-terminated */
+        bool json;      /* exec (JSON array) form */
+        char *original; /* the instruction as written, continuations joined */
+        int start_line, end_line;
+        struct dockerfile_heredoc *heredocs;
+        size_t n_heredocs;
+        struct dockerfile_node *inner; /* ONBUILD's instruction, else NULL */
+};
+
+struct dockerfile {
+        struct dockerfile_node *nodes;
+        size_t n_nodes;
+        char escape; /* '\\' or '`' */
+        char *syntax; /* "# syntax=" directive or NULL */
+        char **warnings; /* non-fatal parser warnings (e.g. empty continuation lines) */
+};
+
+/* Parse; on failure err->msg is "line N: message" and -EINVAL is returned. */
+int dockerfile_parse(const char *text, size_t len, struct dockerfile **ret, sb_error_t *err);
+struct dockerfile *dockerfile_free(struct dockerfile *df);
+/* BuildKit's test dump of one node, e.g. (copy ["--from=a"] "x" "/y") without newline. */
+char *dockerfile_node_dump(const struct dockerfile_node *n);

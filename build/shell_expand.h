@@ -1,0 +1,15 @@
+#pragma once
+/* Word expansion as Dockerfile instructions do it (BuildKit's shell lexer semantics). */
+#include "common/sb_error.h"
+
+/*
+ * Expand one word: $var, ${var}, ${var:-x}, ${var-x}, ${var:+x}, ${var+x}, ${var:?msg},
+ * ${var?msg}, ${var#p}, ${var##p}, ${var%p}, ${var%%p}, ${var/a/b}, ${var//a/b}, quotes and
+ * escapes (escape is '\\' or '`'). env is NULL-terminated "K=V"; unknown variables expand to
+ * "". The result is one string (quotes removed, no field splitting).
+ */
+int shell_expand_word(const char *word, char *const *env, char escape, char **ret,
+                      sb_error_t *err);
+/* Same, split into words on unquoted whitespace (for exec-form style word lists). */
+int shell_expand_words(const char *word, char *const *env, char escape, char ***ret,
+                       sb_error_t *err);

@@ -1,0 +1,54 @@
+#pragma once
+/*
+ * The registry agent: a separate process, started by the supervisor, that alone reads
+ * registry credentials and talks to the network. It never opens a build rootfs; it reads and
+ * writes only the store's blobs. The supervisor talks to it over a socketpair with
+ * length-prefixed JSON messages (see registry_proto.h).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sb_digest.h"
+#include "common/sb_error.h"
+#include "image/image_oci.h"
+
+struct registry_options {
+        bool insecure;        /* --insecure: plain http allowed for pushes */
+        bool insecure_pull;   /* --insecure-pull: plain http allowed for pulls */
+        bool skip_tls_verify; /* --skip-tls-verify: no certificate checks */
+        const char *store_root;
+};
+
+struct registry_agent;
+
+/* Fork the agent; it opens the store at opts->store_root itself. */
+int registry_agent_start(const struct registry_options *opts, struct registry_agent **ret,
+                         sb_error_t *err);
+/* Ask the agent to exit and reap it. Accepts NULL. */
+void registry_agent_stop(struct registry_agent *a);
+
+struct registry_pulled {
+        char *resolved;                               /* "host/repo@sha256:..." */
+        char manifest_digest[SB_DIGEST_STR_LEN + 1];  /* the platform manifest */
+        struct image_descriptor config;               /* in the store */
+        struct image_descriptor *layers;              /* all in the store, digest-verified */
+        size_t n_layers;
+};
+void registry_pulled_done(struct registry_pulled *p);
+
+/*
+ * Pull ref (tag or digest; a manifest list or index selects os/arch/variant) into the store:
+ * manifest, config and every layer blob, each checked against its digest.
+ */
+int registry_agent_pull(struct registry_agent *a, const char *ref, const char *os,
+                        const char *arch, const char *variant, struct registry_pulled *ret,
+                        sb_error_t *err);
+
+/*
+ * Push the manifest `manifest_digest` (in the store) and everything it references to ref:
+ * blobs the registry already has are skipped (HEAD), the rest uploaded (POST, PUT), then the
+ * manifest is PUT under ref's tag. Returns the manifest digest the registry recorded.
+ */
+int registry_agent_push(struct registry_agent *a, const char *ref, const char *manifest_digest,
+                        char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);

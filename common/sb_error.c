@@ -47,12 +47,25 @@ int sb_error_prefix(sb_error_t *err, const char *fmt, ...)
                 return -EIO;
         if (err->code <= 0)
                 err->code = EIO;
-        char prefix[512], old[sizeof(err->msg)];
+        char prefix[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(prefix, sizeof(prefix), fmt, ap);
+        int n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
-        memcpy(old, err->msg, sizeof(old));
-        snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+        if (n < 0)
+                return -err->code;
+        size_t plen = strnlen(prefix, sizeof(prefix) - 1);
+        size_t total = sizeof(err->msg);
+        if (plen + 2 >= total)
+                return -err->code;
+        /* shift the old message right, then put "prefix: " in front (truncating the tail) */
+        size_t olen = strnlen(err->msg, total - 1);
+        if (plen + 2 + olen >= total)
+                olen = total - 1 - plen - 2;
+        memmove(err->msg + plen + 2, err->msg, olen);
+        err->msg[plen + 2 + olen] = '\0';
+        memcpy(err->msg, prefix, plen);
+        err->msg[plen] = ':';
+        err->msg[plen + 1] = ' ';
         return -err->code;
 }

@@ -1,0 +1,47 @@
+#pragma once
+/*
+ * The build: what `sbuild run` asks for, and the supervisor that carries it out (plans the
+ * stages, pulls through the registry agent, runs the builder in its namespaces, writes the
+ * outputs and pushes through the agent).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/sb_digest.h"
+#include "common/sb_error.h"
+
+struct build_options {
+        char *context;         /* directory (dir:// stripped) */
+        char *dockerfile;      /* as given; relative to the context unless absolute */
+        char **destinations;   /* NULL-terminated; may be empty with no_push */
+        char **build_args;     /* "K=V" (bare K already resolved from the environment) */
+        char **labels;         /* "K=V" */
+        char *target;          /* stage name or NULL for the last stage */
+        bool no_push;
+        char *oci_layout_path;
+        char *digest_file;
+        char *image_name_with_digest_file;
+        bool insecure, insecure_pull, skip_tls_verify;
+        char *store;           /* store root; NULL: the default */
+};
+
+struct build_result {
+        char manifest_digest[SB_DIGEST_STR_LEN + 1];
+        char config_digest[SB_DIGEST_STR_LEN + 1];
+};
+
+/* Exit codes of `sbuild run`. */
+enum {
+        BUILD_EXIT_OK = 0,
+        BUILD_EXIT_FAILED = 1, /* a step failed, a registry or store error */
+        BUILD_EXIT_USAGE = 2,  /* bad flags or a Dockerfile that does not parse */
+};
+
+/*
+ * Run the whole build. Returns 0, or -errno with err->msg naming the input at fault (the
+ * Dockerfile line for a failed step). -EINVAL means the user's input was wrong (usage).
+ */
+int build_run(const struct build_options *o, struct build_result *ret, sb_error_t *err);
+
+/* The default store root for the calling user. The caller frees it. */
+char *build_default_store(void);

@@ -1,0 +1,307 @@
+/* The supervisor side of `sbuild run`: plan, pull, run the builder, write outputs, push. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "build/build_internal.h"
+#include "build/dockerfile_parse.h"
+#include "common/sb_cleanup.h"
+#include "common/sb_log.h"
+#include "common/sb_util.h"
+#include "registry/registry_ref.h"
+#include "sandbox/sandbox_userns.h"
+
+#define BUILD_RESULT_MAX (64u * 1024u)
+
+static const char *const known_instructions[] = {
+        "from",   "run",        "cmd",   "label",  "maintainer", "expose",      "env",
+        "add",    "copy",       "entrypoint", "volume", "user",  "workdir",     "arg",
+        "onbuild", "stopsignal", "healthcheck", "shell", NULL,
+};
+
+char *build_default_store(void)
+{
+        if (geteuid() == 0)
+                return sb_xstrdup("/var/lib/sbuild");
+        const char *xdg = secure_getenv("XDG_DATA_HOME");
+        if (xdg && xdg[0] == '/')
+                return sb_path_join(xdg, "sbuild");
+        const char *home = secure_getenv("HOME");
+        if (home && home[0] == '/')
+                return sb_path_join(home, ".local/share/sbuild");
+        return sb_xasprintf("/tmp/sbuild-%u", (unsigned) getuid());
+}
+
+static int read_dockerfile(const struct build_options *o, int context_fd, struct dockerfile **ret,
+                           sb_error_t *err)
+{
+        cleanup_free char *text = NULL;
+        size_t len = 0;
+        int r = sb_read_file_at(o->dockerfile[0] == '/' ? AT_FDCWD : context_fd, o->dockerfile,
+                                DOCKERFILE_MAX_SIZE, &text, &len, err);
+        if (r < 0)
+                return sb_error_set(err, EINVAL, "--dockerfile: %s", err->msg);
+        r = dockerfile_parse(text, len, ret, err);
+        if (r < 0) {
+                /* the parser says "line N: ..."; users read "Dockerfile:N: ..." */
+                char msg[sizeof(err->msg)];
+                snprintf(msg, sizeof(msg), "%s", err->msg);
+                if (sb_str_has_prefix(msg, "line "))
+                        return sb_error_set(err, EINVAL, "Dockerfile:%s", msg + 5);
+                return sb_error_set(err, EINVAL, "Dockerfile: %s", msg);
+        }
+        const struct dockerfile *df = *ret;
+        for (size_t i = 0; i < df->n_nodes; i++) {
+                bool known = false;
+                for (size_t k = 0; known_instructions[k]; k++)
+                        known |= strcmp(df->nodes[i].cmd, known_instructions[k]) == 0;
+                if (!known) {
+                        r = sb_error_set(err, EINVAL, "Dockerfile:%d: unknown instruction '%s'",
+                                         df->nodes[i].start_line, df->nodes[i].cmd);
+                        *ret = dockerfile_free(*ret);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* Destinations must parse before anything is built. */
+static int check_destinations(const struct build_options *o, sb_error_t *err)
+{
+        for (size_t i = 0; o->destinations && o->destinations[i]; i++) {
+                struct registry_ref *ref = NULL;
+                int r = registry_ref_parse(o->destinations[i], &ref, err);
+                if (r < 0)
+                        return sb_error_set(err, EINVAL, "--destination: %s", err->msg);
+                registry_ref_free(ref);
+        }
+        return 0;
+}
+
+static int pull_bases(struct builder *b, struct registry_agent *agent, sb_error_t *err)
+{
+        const char *os, *arch, *variant;
+        image_host_platform(&os, &arch, &variant);
+        for (size_t i = 0; i < b->plan->n_stages; i++) {
+                const struct build_stage *s = &b->plan->stages[i];
+                if (!s->needed || s->scratch || s->base_stage >= 0)
+                        continue;
+                double t0 = sb_now();
+                int r = registry_agent_pull(agent, s->base, os, arch, variant, &b->pulled[i], err);
+                if (r < 0) {
+                        if (s->from)
+                                return sb_error_prefix(err, "Dockerfile:%d: FROM %s",
+                                                       s->from->start_line, s->base);
+                        return sb_error_prefix(err, "--from=%s", s->base);
+                }
+                sb_info("pulled %s (%zu layers) %.1fs", b->pulled[i].resolved,
+                        b->pulled[i].n_layers, sb_now() - t0);
+        }
+        return 0;
+}
+
+/* In root mode the builder is an unprivileged id outside: give it the store's directories. */
+static int hand_store_to_builder(const struct image_store *s,
+                                 const struct sandbox_userns_plan *plan, sb_error_t *err)
+{
+        if (plan->mode != SANDBOX_USERNS_ROOT)
+                return 0;
+        uid_t uid = sandbox_userns_outside_uid(plan, 0);
+        gid_t gid = sandbox_userns_outside_gid(plan, 0);
+        const int fds[] = { s->root_fd, s->blobs_fd, s->layers_fd, s->tmp_fd, s->locks_fd };
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+                if (fchownat(fds[i], "", uid, gid, AT_EMPTY_PATH) < 0)
+                        return sb_error_errno(err, errno, "give the store '%s' to uid %u",
+                                              s->root, (unsigned) uid);
+        }
+        /* blobs/ is blobs/sha256's parent: it must be traversable too */
+        cleanup_close int blobs = openat(s->root_fd, "blobs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (blobs >= 0)
+                (void) fchownat(blobs, "", uid, gid, AT_EMPTY_PATH);
+        return 0;
+}
+
+static int read_result(int fd, struct build_result *ret, sb_error_t *err)
+{
+        cleanup_free char *data = NULL;
+        size_t len = 0;
+        sb_error_t rerr = { 0 };
+        if (sb_read_fd(fd, BUILD_RESULT_MAX, &data, &len, &rerr) < 0 || len == 0)
+                return sb_error_set(err, EIO, "the builder stopped without a result");
+        json_error_t jerr;
+        json_auto_t *msg = json_loadb(data, len, 0, &jerr);
+        const char *e = json_string_value(json_object_get(msg, "error"));
+        if (e) {
+                int code = (int) json_integer_value(json_object_get(msg, "code"));
+                /* the builder's usage errors are not the user's flags: report them as failures */
+                return sb_error_set(err, code > 0 && code != EINVAL ? code : EIO, "%s", e);
+        }
+        const char *m = json_string_value(json_object_get(msg, "manifest"));
+        const char *c = json_string_value(json_object_get(msg, "config"));
+        if (!sb_digest_valid(m) || !sb_digest_valid(c))
+                return sb_error_set(err, EIO, "the builder sent a malformed result");
+        snprintf(ret->manifest_digest, sizeof(ret->manifest_digest), "%s", m);
+        snprintf(ret->config_digest, sizeof(ret->config_digest), "%s", c);
+        return 0;
+}
+
+static int run_builder(struct builder *b, const struct sandbox_userns_plan *plan,
+                       struct build_result *ret, sb_error_t *err)
+{
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return sb_error_errno(err, errno, "pipe");
+        b->result_fd = pipefd[1];
+        pid_t pid = -1;
+        int r = sandbox_spawn(plan, build_builder_main, b, &pid, err);
+        close(pipefd[1]);
+        if (r < 0) {
+                close(pipefd[0]);
+                return r;
+        }
+        r = read_result(pipefd[0], ret, err);
+        close(pipefd[0]);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                r = sb_error_set(err, EIO, "the builder failed (status %d)", status);
+        return r;
+}
+
+static char *layout_ref_name(const struct build_options *o)
+{
+        if (o->destinations && o->destinations[0]) {
+                struct registry_ref *ref = NULL;
+                if (registry_ref_parse(o->destinations[0], &ref, NULL) == 0) {
+                        char *tag = sb_xstrdup(ref->tag ? ref->tag : "latest");
+                        registry_ref_free(ref);
+                        return tag;
+                }
+        }
+        return sb_xstrdup("latest");
+}
+
+static int write_outputs(const struct build_options *o, struct image_store *store,
+                         struct registry_agent *agent, const struct build_result *res,
+                         sb_error_t *err)
+{
+        int r;
+        if (o->oci_layout_path) {
+                cleanup_free char *name = layout_ref_name(o);
+                r = image_layout_write(store, o->oci_layout_path, res->manifest_digest, name, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--oci-layout-path '%s'", o->oci_layout_path);
+                sb_info("wrote OCI layout %s:%s", o->oci_layout_path, name);
+        }
+        cleanup_free char *names = sb_xstrdup("");
+        for (size_t i = 0; !o->no_push && o->destinations && o->destinations[i]; i++) {
+                char digest[SB_DIGEST_STR_LEN + 1];
+                double t0 = sb_now();
+                r = registry_agent_push(agent, o->destinations[i], res->manifest_digest, digest,
+                                        err);
+                if (r < 0)
+                        return r;
+                sb_info("pushed %s@%s %.1fs", o->destinations[i], digest, sb_now() - t0);
+                char *more = sb_xasprintf("%s%s@%s\n", names, o->destinations[i], digest);
+                free(names);
+                names = more;
+        }
+        if (o->digest_file) {
+                r = sb_write_file_atomic_at(AT_FDCWD, o->digest_file, res->manifest_digest,
+                                            strlen(res->manifest_digest), 0644, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--digest-file");
+        }
+        if (o->image_name_with_digest_file) {
+                r = sb_write_file_atomic_at(AT_FDCWD, o->image_name_with_digest_file, names,
+                                            strlen(names), 0644, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--image-name-with-digest-file");
+        }
+        return 0;
+}
+
+int build_run(const struct build_options *o, struct build_result *ret, sb_error_t *err)
+{
+        double t0 = sb_now();
+        cleanup_close int context_fd =
+                open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (context_fd < 0)
+                return sb_error_errno(err, EINVAL, "--context: '%s'", o->context);
+        struct dockerfile *df = NULL;
+        int r = read_dockerfile(o, context_fd, &df, err);
+        if (r < 0)
+                return r;
+        struct build_plan plan = { 0 };
+        struct image_store *store = NULL;
+        struct registry_agent *agent = NULL;
+        struct builder b = { .opts = o, .df = df, .context_fd = context_fd, .result_fd = -1 };
+        cleanup_free char *store_root = o->store ? sb_xstrdup(o->store) : build_default_store();
+        cleanup_free char *store_path = NULL;
+        r = build_plan_make(df, o->build_args, o->target, &plan, err);
+        if (r >= 0)
+                r = check_destinations(o, err);
+        if (r < 0)
+                goto done;
+        b.plan = &plan;
+        b.pulled = sb_xcalloc(plan.n_stages, sizeof(*b.pulled));
+
+        r = image_store_open(store_root, &store, err);
+        if (r < 0) {
+                sb_error_prefix(err, "store");
+                goto done;
+        }
+        struct sandbox_userns_plan userns;
+        r = sandbox_userns_plan_detect(&userns, err);
+        if (r < 0)
+                goto done;
+        sb_info("user namespace: %s", userns.description);
+        if (userns.mode == SANDBOX_USERNS_SINGLE)
+                sb_warn("no subordinate id range for this user: only the caller is mapped, so "
+                        "files can belong only to root inside the build (add a range to "
+                        "/etc/subuid and /etc/subgid)");
+        r = hand_store_to_builder(store, &userns, err);
+        if (r < 0)
+                goto done;
+
+        struct registry_options ropts = {
+                .insecure = o->insecure,
+                .insecure_pull = o->insecure_pull,
+                .skip_tls_verify = o->skip_tls_verify,
+                .store_root = store->root,
+        };
+        r = registry_agent_start(&ropts, &agent, err);
+        if (r < 0)
+                goto done;
+        r = pull_bases(&b, agent, err);
+        if (r < 0)
+                goto done;
+
+        /* the builder reaches the store through an inherited fd: its parents may be closed to it */
+        store_path = sb_xasprintf("/proc/self/fd/%d", store->root_fd);
+        b.store_path = store_path;
+        r = run_builder(&b, &userns, ret, err);
+        if (r < 0)
+                goto done;
+        r = write_outputs(o, store, agent, ret, err);
+        if (r < 0)
+                goto done;
+        sb_info("built %s in %.1fs", ret->manifest_digest, sb_now() - t0);
+done:
+        registry_agent_stop(agent);
+        for (size_t i = 0; b.pulled && i < plan.n_stages; i++)
+                registry_pulled_done(&b.pulled[i]);
+        free(b.pulled);
+        image_store_free(store);
+        build_plan_done(&plan);
+        dockerfile_free(df);
+        return r;
+}

@@ -1,0 +1,279 @@
+#include "cli/cli_run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/build.h"
+#include "common/sb_cleanup.h"
+#include "common/sb_log.h"
+#include "common/sb_util.h"
+
+enum {
+        OPT_CONTEXT = 'c',
+        OPT_DOCKERFILE = 'f',
+        OPT_DESTINATION = 'd',
+        OPT_VERBOSITY = 'v',
+        OPT_HELP = 'h',
+        OPT_BUILD_ARG = 1000,
+        OPT_TARGET,
+        OPT_LABEL,
+        OPT_NO_PUSH,
+        OPT_OCI_LAYOUT,
+        OPT_DIGEST_FILE,
+        OPT_NAME_DIGEST_FILE,
+        OPT_INSECURE,
+        OPT_INSECURE_PULL,
+        OPT_SKIP_TLS,
+        OPT_STORE,
+};
+
+static const struct option run_options[] = {
+        { "context", required_argument, NULL, OPT_CONTEXT },
+        { "dockerfile", required_argument, NULL, OPT_DOCKERFILE },
+        { "destination", required_argument, NULL, OPT_DESTINATION },
+        { "build-arg", required_argument, NULL, OPT_BUILD_ARG },
+        { "target", required_argument, NULL, OPT_TARGET },
+        { "label", required_argument, NULL, OPT_LABEL },
+        { "no-push", optional_argument, NULL, OPT_NO_PUSH },
+        { "oci-layout-path", required_argument, NULL, OPT_OCI_LAYOUT },
+        { "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
+        { "image-name-with-digest-file", required_argument, NULL, OPT_NAME_DIGEST_FILE },
+        { "insecure", optional_argument, NULL, OPT_INSECURE },
+        { "insecure-pull", optional_argument, NULL, OPT_INSECURE_PULL },
+        { "skip-tls-verify", optional_argument, NULL, OPT_SKIP_TLS },
+        { "verbosity", required_argument, NULL, OPT_VERBOSITY },
+        { "store", required_argument, NULL, OPT_STORE },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+};
+
+void cli_run_help(void)
+{
+        printf("Usage: sbuild run [flags]\n"
+               "\n"
+               "Build a Dockerfile in an unprivileged user namespace and push the image.\n"
+               "\n"
+               "Flags (Kaniko's names):\n"
+               "  -c, --context=DIR            build context: a directory or dir://DIR (default .)\n"
+               "  -f, --dockerfile=FILE        Dockerfile, relative to the context unless absolute\n"
+               "                               (default Dockerfile)\n"
+               "  -d, --destination=REF        image to push; repeat for several tags\n"
+               "      --build-arg=K=V          set a build argument; a bare K takes $K\n"
+               "      --target=STAGE           build up to this stage\n"
+               "      --label=K=V              add a label to the image config\n"
+               "      --no-push                build only (no --destination needed)\n"
+               "      --oci-layout-path=DIR    also write the image as an OCI image layout\n"
+               "      --digest-file=FILE       write the image's manifest digest\n"
+               "      --image-name-with-digest-file=FILE\n"
+               "                               write REF@DIGEST for each destination\n"
+               "      --insecure               push over plain http\n"
+               "      --insecure-pull          pull over plain http\n"
+               "      --skip-tls-verify        do not verify registry certificates\n"
+               "  -v, --verbosity=LEVEL        panic|fatal|error|warn|info|debug|trace (default info)\n"
+               "      --store=DIR              content store (default $XDG_DATA_HOME/sbuild, or\n"
+               "                               /var/lib/sbuild for root)\n"
+               "  -h, --help                   show this help\n"
+               "\n"
+               "Registries on localhost, 127.0.0.0/8 and ::1 are spoken to over plain http.\n"
+               "Exit status: 0 built, 1 build failed, 2 usage error or Dockerfile syntax error.\n");
+}
+
+static void options_done(struct build_options *o)
+{
+        free(o->context);
+        free(o->dockerfile);
+        sb_strv_free(o->destinations);
+        sb_strv_free(o->build_args);
+        sb_strv_free(o->labels);
+        free(o->target);
+        free(o->oci_layout_path);
+        free(o->digest_file);
+        free(o->image_name_with_digest_file);
+        free(o->store);
+}
+
+/* Boolean flags accept Kaniko's --flag, --flag=true and --flag=false. */
+static int parse_bool(const char *name, const char *arg, bool *ret)
+{
+        if (!arg || strcmp(arg, "true") == 0 || strcmp(arg, "1") == 0) {
+                *ret = true;
+                return 0;
+        }
+        if (strcmp(arg, "false") == 0 || strcmp(arg, "0") == 0) {
+                *ret = false;
+                return 0;
+        }
+        fprintf(stderr, "sbuild run: --%s: '%s' is not true or false\n", name, arg);
+        return -EINVAL;
+}
+
+static void set_string(char **slot, const char *value)
+{
+        free(*slot);
+        *slot = sb_xstrdup(value);
+}
+
+static int parse_key_value(const char *flag, const char *arg, bool allow_bare, char **ret)
+{
+        const char *eq = strchr(arg, '=');
+        if (eq == arg || !*arg) {
+                fprintf(stderr, "sbuild run: --%s: '%s' is not KEY=VALUE\n", flag, arg);
+                return -EINVAL;
+        }
+        if (!eq) {
+                if (!allow_bare) {
+                        fprintf(stderr, "sbuild run: --%s: '%s' is not KEY=VALUE\n", flag, arg);
+                        return -EINVAL;
+                }
+                /* Kaniko and docker: a bare build arg takes its value from the environment */
+                const char *v = secure_getenv(arg);
+                *ret = sb_xasprintf("%s=%s", arg, v ? v : "");
+                return 0;
+        }
+        *ret = sb_xstrdup(arg);
+        return 0;
+}
+
+static int parse_run_flags(int argc, char **argv, struct build_options *o)
+{
+        opterr = 0;
+        optind = 1;
+        int c;
+        while ((c = getopt_long(argc, argv, ":c:f:d:v:h", run_options, NULL)) != -1) {
+                const char *name = "";
+                for (const struct option *op = run_options; op->name; op++)
+                        if (op->val == c)
+                                name = op->name;
+                char *kv = NULL;
+                switch (c) {
+                case OPT_CONTEXT: {
+                        const char *p = optarg;
+                        if (sb_str_has_prefix(p, "dir://"))
+                                p += 6;
+                        else if (strstr(p, "://")) {
+                                fprintf(stderr,
+                                        "sbuild run: --context: '%s': only local directories "
+                                        "(dir://PATH or PATH) are supported\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        if (!*p) {
+                                fprintf(stderr, "sbuild run: --context: empty path\n");
+                                return -EINVAL;
+                        }
+                        set_string(&o->context, p);
+                        break;
+                }
+                case OPT_DOCKERFILE:
+                        set_string(&o->dockerfile, optarg);
+                        break;
+                case OPT_DESTINATION:
+                        if (!*optarg) {
+                                fprintf(stderr, "sbuild run: --destination: empty reference\n");
+                                return -EINVAL;
+                        }
+                        sb_strv_push(&o->destinations, optarg);
+                        break;
+                case OPT_BUILD_ARG:
+                        if (parse_key_value(name, optarg, true, &kv) < 0)
+                                return -EINVAL;
+                        sb_strv_push_take(&o->build_args, kv);
+                        break;
+                case OPT_LABEL:
+                        if (parse_key_value(name, optarg, false, &kv) < 0)
+                                return -EINVAL;
+                        sb_strv_push_take(&o->labels, kv);
+                        break;
+                case OPT_TARGET:
+                        set_string(&o->target, optarg);
+                        break;
+                case OPT_NO_PUSH:
+                        if (parse_bool(name, optarg, &o->no_push) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_OCI_LAYOUT:
+                        set_string(&o->oci_layout_path, optarg);
+                        break;
+                case OPT_DIGEST_FILE:
+                        set_string(&o->digest_file, optarg);
+                        break;
+                case OPT_NAME_DIGEST_FILE:
+                        set_string(&o->image_name_with_digest_file, optarg);
+                        break;
+                case OPT_INSECURE:
+                        if (parse_bool(name, optarg, &o->insecure) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_INSECURE_PULL:
+                        if (parse_bool(name, optarg, &o->insecure_pull) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_SKIP_TLS:
+                        if (parse_bool(name, optarg, &o->skip_tls_verify) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_VERBOSITY: {
+                        int level = sb_log_parse_level(optarg);
+                        if (level < 0) {
+                                fprintf(stderr,
+                                        "sbuild run: --verbosity: unknown level '%s' (panic, "
+                                        "fatal, error, warn, info, debug, trace)\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        sb_log_set_level(level);
+                        break;
+                }
+                case OPT_STORE:
+                        set_string(&o->store, optarg);
+                        break;
+                case OPT_HELP:
+                        cli_run_help();
+                        return 1;
+                case ':':
+                        fprintf(stderr, "sbuild run: flag '%s' needs a value\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "sbuild run: unknown flag '%s' (see 'sbuild run --help')\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sbuild run: unexpected argument '%s' (see 'sbuild run --help')\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        if (!o->context)
+                o->context = sb_xstrdup(".");
+        if (!o->dockerfile)
+                o->dockerfile = sb_xstrdup("Dockerfile");
+        if (!o->no_push && sb_strv_len(o->destinations) == 0) {
+                fprintf(stderr, "sbuild run: no --destination given (use --no-push to build "
+                                "without pushing)\n");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int cli_run(int argc, char **argv)
+{
+        struct build_options o = { 0 };
+        int r = parse_run_flags(argc, argv, &o);
+        if (r != 0) {
+                options_done(&o);
+                return r > 0 ? BUILD_EXIT_OK : BUILD_EXIT_USAGE;
+        }
+        struct build_result result = { 0 };
+        sb_error_t err = { 0 };
+        r = build_run(&o, &result, &err);
+        options_done(&o);
+        if (r < 0) {
+                sb_log(SB_LOG_ERROR, "%s", err.msg);
+                return r == -EINVAL ? BUILD_EXIT_USAGE : BUILD_EXIT_FAILED;
+        }
+        return BUILD_EXIT_OK;
+}

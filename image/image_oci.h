@@ -24,6 +24,7 @@
 #define IMAGE_MANIFEST_MAX (4u * 1024u * 1024u)
 #define IMAGE_CONFIG_MAX   (8u * 1024u * 1024u)
 #define IMAGE_LAYERS_MAX   1000u
+#define IMAGE_INDEX_ENTRIES_MAX 1000u /* entries in an index or manifest list */
 
 struct image_descriptor {
         char media_type[128];

@@ -41,6 +41,18 @@ struct sandbox_userns_plan {
  */
 int sandbox_userns_plan_detect(struct sandbox_userns_plan *ret, sb_error_t *err);
 
+/* Largest /etc/passwd, /etc/subuid or /etc/subgid read by the detection. */
+#define SANDBOX_IDFILE_MAX (4u * 1024u * 1024u)
+
+/*
+ * sandbox_userns_plan_detect for a given caller and files (for tests and callers that know
+ * better): uid/gid are the caller's, passwd_path names the user (may be missing), subuid_path
+ * and subgid_path hold the ranges (may be missing). Malformed lines are ignored.
+ */
+int sandbox_userns_plan_detect_from(uid_t uid, gid_t gid, const char *passwd_path,
+                                    const char *subuid_path, const char *subgid_path,
+                                    struct sandbox_userns_plan *ret, sb_error_t *err);
+
 /* The outside uid/gid that inside id `inside` maps to; (uid_t)-1 if unmapped. */
 uid_t sandbox_userns_outside_uid(const struct sandbox_userns_plan *plan, uid_t inside);
 gid_t sandbox_userns_outside_gid(const struct sandbox_userns_plan *plan, gid_t inside);

@@ -13,6 +13,7 @@ struct dockerfile_heredoc {
         char *content; /* body, with a final newline */
         bool expand;   /* false when the delimiter was quoted */
         bool chomp;    /* <<- : leading tabs stripped */
+        int fd;        /* the digits before << ("3<<EOF"), 0 when there are none */
 };
 
 struct dockerfile_node {
@@ -25,6 +26,8 @@ struct dockerfile_node {
         struct dockerfile_heredoc *heredocs;
         size_t n_heredocs;
         struct dockerfile_node *inner; /* ONBUILD's instruction, else NULL */
+        /* byte length of each args[i]: a JSON "\u0000" puts a NUL inside an argument */
+        size_t *arg_lens;
 };
 
 struct dockerfile {
@@ -33,9 +36,15 @@ struct dockerfile {
         char escape; /* '\\' or '`' */
         char *syntax; /* "# syntax=" directive or NULL */
         char **warnings; /* non-fatal parser warnings (e.g. empty continuation lines) */
+        char *check;     /* "# check=" directive or NULL */
 };
 
-/* Parse; on failure err->msg is "line N: message" and -EINVAL is returned. */
+/*
+ * Parse; on failure err->msg is "line N: message" and -EINVAL is returned (-EFBIG, without a
+ * line, for text over DOCKERFILE_MAX_SIZE). Heredoc bodies of <<- are stored with their
+ * leading tabs already stripped. Unknown instructions parse (with one empty argument, as in
+ * BuildKit); rejecting them is the dispatcher's job.
+ */
 int dockerfile_parse(const char *text, size_t len, struct dockerfile **ret, sb_error_t *err);
 struct dockerfile *dockerfile_free(struct dockerfile *df);
 /* BuildKit's test dump of one node, e.g. (copy ["--from=a"] "x" "/y") without newline. */

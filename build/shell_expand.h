@@ -13,3 +13,13 @@ int shell_expand_word(const char *word, char *const *env, char escape, char **re
 /* Same, split into words on unquoted whitespace (for exec-form style word lists). */
 int shell_expand_words(const char *word, char *const *env, char escape, char ***ret,
                        sb_error_t *err);
+
+/* Lexer variations the Dockerfile parser needs to find heredoc words (BuildKit's Lex fields). */
+enum {
+        SHELL_EXPAND_RAW_QUOTES = 1 << 0,  /* keep quote characters in the output */
+        SHELL_EXPAND_RAW_ESCAPES = 1 << 1, /* keep escape characters in the output */
+        SHELL_EXPAND_SKIP_UNSET = 1 << 2,  /* leave references to unset variables as written */
+};
+/* shell_expand_words with SHELL_EXPAND_* flags; ret_word (may be NULL) gets the unsplit result. */
+int shell_expand_full(const char *word, char *const *env, char escape, unsigned flags,
+                      char **ret_word, char ***ret_words, sb_error_t *err);

@@ -62,9 +62,39 @@ char *build_fs_clean(const char *path)
         return out;
 }
 
+static int mkdir_in_root(int root_fd, const char *path, uid_t uid, gid_t gid, int depth,
+                         int *ret_fd, sb_error_t *err);
+
+/* dir/name is a symlink that resolves to nothing: make its target, inside the root, as
+ * docker does for a destination behind a dangling link. */
+static int mkdir_link_target(int root_fd, int dirfd, const char *parent, const char *name,
+                             uid_t uid, gid_t gid, int depth, sb_error_t *err)
+{
+        char target[4096];
+        ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = '\0';
+        cleanup_free char *full = target[0] == '/' ? sb_xstrdup(target)
+                                                   : sb_path_join(*parent ? parent : "/", target);
+        int fd = -1;
+        int r = mkdir_in_root(root_fd, full, uid, gid, depth + 1, &fd, err);
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
 int build_fs_mkdir_in_root(int root_fd, const char *path, uid_t uid, gid_t gid, int *ret_fd,
                            sb_error_t *err)
 {
+        return mkdir_in_root(root_fd, path, uid, gid, 0, ret_fd, err);
+}
+
+static int mkdir_in_root(int root_fd, const char *path, uid_t uid, gid_t gid, int depth,
+                         int *ret_fd, sb_error_t *err)
+{
+        if (depth > 40)
+                return sb_error_set(err, ELOOP, "'%s': too many levels of symbolic links", path);
         cleanup_free char *clean = build_fs_clean(path);
         cleanup_close int cur = build_fs_open_in_root(root_fd, "/", O_PATH | O_DIRECTORY, 0);
         if (cur < 0)
@@ -78,8 +108,25 @@ int build_fs_mkdir_in_root(int root_fd, const char *path, uid_t uid, gid_t gid, 
                 int fd = build_fs_open_in_root(root_fd, clean, O_PATH | O_DIRECTORY, 0);
                 if (fd == -ENOENT) {
                         /* the parent is `cur`, already resolved inside the root */
-                        if (mkdirat(cur, p, 0755) < 0 && errno != EEXIST)
+                        int made = mkdirat(cur, p, 0755);
+                        if (made < 0 && errno != EEXIST)
                                 return sb_error_errno(err, errno, "mkdir '%s'", clean);
+                        if (made < 0) {
+                                struct stat st;
+                                if (fstatat(cur, p, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                    S_ISLNK(st.st_mode)) {
+                                        char *sl = strrchr(clean, '/');
+                                        cleanup_free char *parent =
+                                                sb_xstrndup(clean, (size_t) (sl - clean));
+                                        int r = mkdir_link_target(root_fd, cur, parent, p, uid,
+                                                                  gid, depth, err);
+                                        if (r < 0 && err && err->code == 0)
+                                                return sb_error_errno(err, -r, "mkdir '%s'",
+                                                                      clean);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
                         fd = build_fs_open_in_root(root_fd, clean, O_PATH | O_DIRECTORY, 0);
                         if (fd >= 0 && uid != (uid_t) -1)
                                 (void) fchownat(fd, "", uid, gid, AT_EMPTY_PATH);

@@ -27,12 +27,14 @@ int registry_agent_start(const struct registry_options *opts, struct registry_ag
                          sb_error_t *err);
 /* Ask the agent to exit and reap it. Accepts NULL. */
 void registry_agent_stop(struct registry_agent *a);
+/* The agent's process id (-1 once it has been reaped), e.g. to put it in a cgroup. */
+int registry_agent_pid(const struct registry_agent *a);
 
 struct registry_pulled {
-        char *resolved;                               /* "host/repo@sha256:..." */
-        char manifest_digest[SB_DIGEST_STR_LEN + 1];  /* the platform manifest */
-        struct image_descriptor config;               /* in the store */
-        struct image_descriptor *layers;              /* all in the store, digest-verified */
+        char *resolved; /* "host/repo@sha256:...": the digest the tag named (the index if any) */
+        char manifest_digest[SB_DIGEST_STR_LEN + 1]; /* the platform manifest */
+        struct image_descriptor config;              /* in the store */
+        struct image_descriptor *layers;             /* all in the store, digest-verified */
         size_t n_layers;
 };
 void registry_pulled_done(struct registry_pulled *p);
@@ -41,9 +43,8 @@ void registry_pulled_done(struct registry_pulled *p);
  * Pull ref (tag or digest; a manifest list or index selects os/arch/variant) into the store:
  * manifest, config and every layer blob, each checked against its digest.
  */
-int registry_agent_pull(struct registry_agent *a, const char *ref, const char *os,
-                        const char *arch, const char *variant, struct registry_pulled *ret,
-                        sb_error_t *err);
+int registry_agent_pull(struct registry_agent *a, const char *ref, const char *os, const char *arch,
+                        const char *variant, struct registry_pulled *ret, sb_error_t *err);
 
 /*
  * Push the manifest `manifest_digest` (in the store) and everything it references to ref:

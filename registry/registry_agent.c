@@ -1,0 +1,545 @@
+/*
+ * The registry agent process and the supervisor's side of its socket. The agent is forked
+ * early, holds the only copy of registry credentials, and answers "pull", "push" and "quit"
+ * requests (see registry_proto.h for the framing).
+ */
+#include "registry/registry_agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/sb_cleanup.h"
+#include "common/sb_log.h"
+#include "common/sb_util.h"
+#include "image/image_store.h"
+#include "registry/registry_client.h"
+#include "registry/registry_proto.h"
+#include "registry/registry_ref.h"
+
+struct registry_agent {
+        pid_t pid;
+        int fd;
+};
+
+/* ---- agent side ---- */
+
+static json_t *desc_to_json(const struct image_descriptor *d)
+{
+        return json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest, "size",
+                         (json_int_t) d->size);
+}
+
+static bool is_index_type(const char *mt)
+{
+        return strcmp(mt, IMAGE_MT_OCI_INDEX) == 0 || strcmp(mt, IMAGE_MT_DOCKER_LIST) == 0;
+}
+
+static bool is_manifest_type(const char *mt)
+{
+        return strcmp(mt, IMAGE_MT_OCI_MANIFEST) == 0 || strcmp(mt, IMAGE_MT_DOCKER_MANIFEST) == 0;
+}
+
+static int fetch_blob(struct registry_client *c, const struct image_store *s,
+                      const struct image_descriptor *d, uint64_t max, sb_error_t *err)
+{
+        if (d->size > max)
+                return sb_error_set(err, EFBIG, "blob %s is %llu bytes, more than the %llu allowed",
+                                    d->digest, (unsigned long long) d->size,
+                                    (unsigned long long) max);
+        if (image_store_has_blob(s, d->digest))
+                return 0;
+        return registry_client_get_blob(c, s, d->digest, d->size, err);
+}
+
+static int do_pull(const struct image_store *s, const struct registry_options *opts,
+                   const char *ref_s, const char *os, const char *arch, const char *variant,
+                   json_t **ret, sb_error_t *err)
+{
+        struct registry_ref *ref = NULL;
+        struct registry_client *c = NULL;
+        struct image_index *idx = NULL;
+        struct image_manifest *m = NULL;
+        cleanup_free char *body = NULL;
+        cleanup_free char *ctype = NULL;
+        cleanup_free char *name = NULL;
+        char top[SB_DIGEST_STR_LEN + 1], digest[SB_DIGEST_STR_LEN + 1];
+        char stored[SB_DIGEST_STR_LEN + 1];
+        const char *kind;
+        size_t len = 0;
+        json_t *layers;
+        int r;
+
+        r = registry_ref_parse(ref_s, &ref, err);
+        if (r < 0)
+                return r;
+        r = registry_client_new(opts, ref, false, &c, err);
+        if (r < 0)
+                goto out;
+        r = registry_client_get_manifest(c, ref->digest ? ref->digest : ref->tag, &body, &len,
+                                         &ctype, top, err);
+        if (r < 0)
+                goto out;
+        memcpy(digest, top, sizeof(digest));
+        kind = image_manifest_kind(body, len, ctype);
+        if (kind && is_index_type(kind)) {
+                const struct image_descriptor *sel = NULL;
+                const char *hos, *harch, *hvar;
+
+                image_host_platform(&hos, &harch, &hvar);
+                if (!os || !*os)
+                        os = hos;
+                if (!arch || !*arch) {
+                        arch = harch;
+                        if (!variant)
+                                variant = hvar;
+                }
+                r = image_index_parse(body, len, &idx, err);
+                if (r < 0)
+                        goto out;
+                r = image_store_put_blob(s, body, len, stored, err);
+                if (r < 0)
+                        goto out;
+                r = image_index_select(idx, os, arch, variant, &sel, err);
+                if (r < 0)
+                        goto out;
+                memcpy(digest, sel->digest, sizeof(digest));
+                free(body);
+                free(ctype);
+                body = ctype = NULL;
+                r = registry_client_get_manifest(c, digest, &body, &len, &ctype, digest, err);
+                if (r < 0)
+                        goto out;
+                kind = image_manifest_kind(body, len, ctype);
+        }
+        if (!kind || !is_manifest_type(kind)) {
+                r = sb_error_set(err, EPROTONOSUPPORT, "unsupported manifest type '%s'",
+                                 kind ? kind : (ctype ? ctype : "unknown"));
+                goto out;
+        }
+        r = image_manifest_parse(body, len, &m, err);
+        if (r < 0)
+                goto out;
+        r = image_store_put_blob(s, body, len, stored, err);
+        if (r < 0)
+                goto out;
+        r = fetch_blob(c, s, &m->config, IMAGE_CONFIG_MAX, err);
+        for (size_t i = 0; r >= 0 && i < m->n_layers; i++)
+                r = fetch_blob(c, s, &m->layers[i], UINT64_MAX, err);
+        if (r < 0)
+                goto out;
+
+        name = registry_ref_name(ref);
+        layers = json_array();
+        for (size_t i = 0; i < m->n_layers; i++)
+                json_array_append_new(layers, desc_to_json(&m->layers[i]));
+        *ret = json_pack("{s:b, s:s++, s:s, s:o, s:o}", "ok", 1, "resolved", name, "@", top,
+                         "manifest_digest", digest, "config", desc_to_json(&m->config), "layers",
+                         layers);
+        r = 0;
+out:
+        image_manifest_free(m);
+        image_index_free(idx);
+        registry_client_free(c);
+        registry_ref_free(ref);
+        return r;
+}
+
+static int do_push(const struct image_store *s, const struct registry_options *opts,
+                   const char *ref_s, const char *manifest_digest, json_t **ret, sb_error_t *err)
+{
+        struct registry_ref *ref = NULL;
+        struct registry_client *c = NULL;
+        struct image_manifest *m = NULL;
+        cleanup_free char *body = NULL;
+        char digest[SB_DIGEST_STR_LEN + 1];
+        const char *kind;
+        size_t len = 0;
+        int r;
+
+        r = registry_ref_parse(ref_s, &ref, err);
+        if (r < 0)
+                return r;
+        if (!sb_digest_valid(manifest_digest)) {
+                r = sb_error_set(err, EINVAL, "invalid manifest digest");
+                goto out;
+        }
+        if (ref->digest && strcmp(ref->digest, manifest_digest) != 0) {
+                r = sb_error_set(err, EINVAL, "the reference's digest is not the image's digest %s",
+                                 manifest_digest);
+                goto out;
+        }
+        r = image_store_read_blob(s, manifest_digest, IMAGE_MANIFEST_MAX, &body, &len, err);
+        if (r < 0)
+                goto out;
+        kind = image_manifest_kind(body, len, NULL);
+        if (!kind || !is_manifest_type(kind)) {
+                r = sb_error_set(err, EINVAL, "%s is not an image manifest", manifest_digest);
+                goto out;
+        }
+        r = image_manifest_parse(body, len, &m, err);
+        if (r < 0)
+                goto out;
+        r = registry_client_new(opts, ref, true, &c, err);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i <= m->n_layers; i++) {
+                const struct image_descriptor *d = i == 0 ? &m->config : &m->layers[i - 1];
+                bool exists = false;
+
+                r = registry_client_has_blob(c, d->digest, &exists, err);
+                if (r < 0)
+                        goto out;
+                if (exists) {
+                        sb_debug("registry: %s already has %s", ref->registry, d->digest);
+                        continue;
+                }
+                r = registry_client_put_blob(c, s, d->digest, err);
+                if (r < 0)
+                        goto out;
+        }
+        r = registry_client_put_manifest(c, ref->tag ? ref->tag : ref->digest, kind, body, len,
+                                         digest, err);
+        if (r < 0)
+                goto out;
+        *ret = json_pack("{s:b, s:s}", "ok", 1, "digest", digest);
+out:
+        image_manifest_free(m);
+        registry_client_free(c);
+        registry_ref_free(ref);
+        return r;
+}
+
+static json_t *error_reply(const sb_error_t *e)
+{
+        return json_pack("{s:b, s:i, s:s}", "ok", 0, "code", e->code > 0 ? e->code : EIO, "message",
+                         e->msg[0] ? e->msg : "unknown error");
+}
+
+static json_t *handle(const struct image_store *s, const sb_error_t *store_err,
+                      const struct registry_options *opts, json_t *req)
+{
+        const char *op = json_string_value(json_object_get(req, "op"));
+        const char *ref = json_string_value(json_object_get(req, "ref"));
+        json_t *reply = NULL;
+        sb_error_t err = { 0 };
+
+        if (!op || !ref) {
+                sb_error_set(&err, EINVAL, "malformed request to the registry agent");
+                return error_reply(&err);
+        }
+        if (strcmp(op, "pull") == 0) {
+                if (!s)
+                        err = *store_err;
+                else
+                        do_pull(s, opts, ref, json_string_value(json_object_get(req, "os")),
+                                json_string_value(json_object_get(req, "arch")),
+                                json_string_value(json_object_get(req, "variant")), &reply, &err);
+                if (!reply)
+                        sb_error_prefix(&err, "pull '%.200s'", ref);
+        } else if (strcmp(op, "push") == 0) {
+                const char *md = json_string_value(json_object_get(req, "manifest_digest"));
+                if (!s)
+                        err = *store_err;
+                else if (!md)
+                        sb_error_set(&err, EINVAL, "no manifest digest");
+                else
+                        do_push(s, opts, ref, md, &reply, &err);
+                if (!reply)
+                        sb_error_prefix(&err, "push '%.200s'", ref);
+        } else {
+                sb_error_set(&err, EINVAL, "unknown request '%.40s' to the registry agent", op);
+        }
+        return reply ? reply : error_reply(&err);
+}
+
+/* Leave only the socket (as fd 3), stderr, and /dev/null on stdin/stdout. */
+static int isolate_fds(int sock)
+{
+        int devnull;
+
+        if (sock != 3) {
+                if (dup3(sock, 3, O_CLOEXEC) < 0)
+                        return -1;
+                close(sock);
+        }
+        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0)
+                return -1;
+        if (close_range(4, ~0U, 0) < 0) {
+                long max = sysconf(_SC_OPEN_MAX);
+                if (max < 0 || max > 65536)
+                        max = 65536;
+                for (int fd = 4; fd < max; fd++)
+                        close(fd);
+        }
+        return 3;
+}
+
+static void __attribute__((noreturn))
+agent_main(int sock, pid_t parent, const struct registry_options *opts)
+{
+        struct image_store *store = NULL;
+        sb_error_t store_err = { 0 };
+
+        /* Die with the supervisor; not ptrace-able or core-dumpable by other same-uid
+         * processes, since this process holds credentials. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(1);
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                _exit(1);
+        signal(SIGPIPE, SIG_IGN);
+        sock = isolate_fds(sock);
+        if (sock < 0)
+                _exit(1);
+        if (image_store_open(opts->store_root, &store, &store_err) < 0)
+                sb_error_prefix(&store_err, "registry agent");
+
+        for (;;) {
+                json_t *req = NULL, *reply;
+                const char *op;
+
+                if (registry_proto_recv(sock, &req, NULL) < 0)
+                        break;
+                op = json_string_value(json_object_get(req, "op"));
+                if (op && strcmp(op, "quit") == 0) {
+                        json_decref(req);
+                        break;
+                }
+                reply = handle(store, &store_err, opts, req);
+                json_decref(req);
+                if (registry_proto_send(sock, reply, NULL) < 0) {
+                        json_decref(reply);
+                        break;
+                }
+                json_decref(reply);
+        }
+        image_store_free(store);
+        _exit(0);
+}
+
+/* ---- supervisor side ---- */
+
+int registry_agent_start(const struct registry_options *opts, struct registry_agent **ret,
+                         sb_error_t *err)
+{
+        int sv[2];
+        pid_t parent = getpid(), pid;
+        struct registry_agent *a;
+
+        if (!opts || !opts->store_root)
+                return sb_error_set(err, EINVAL, "registry agent needs a store");
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return sb_error_errno(err, errno, "socketpair for the registry agent");
+        pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(sv[0]);
+                close(sv[1]);
+                return sb_error_errno(err, e, "forking the registry agent");
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                agent_main(sv[1], parent, opts);
+        }
+        close(sv[1]);
+        a = sb_xcalloc(1, sizeof(*a));
+        a->pid = pid;
+        a->fd = sv[0];
+        *ret = a;
+        return 0;
+}
+
+int registry_agent_pid(const struct registry_agent *a)
+{
+        return a ? (int) a->pid : -1;
+}
+
+static void reap(struct registry_agent *a, bool wait_long)
+{
+        int status;
+        double deadline = sb_now() + (wait_long ? 5.0 : 0.5);
+
+        if (a->pid <= 0)
+                return;
+        for (;;) {
+                pid_t p = waitpid(a->pid, &status, WNOHANG);
+                if (p == a->pid || (p < 0 && errno != EINTR))
+                        break;
+                if (p == 0 && sb_now() > deadline) {
+                        kill(a->pid, SIGKILL);
+                        waitpid(a->pid, &status, 0);
+                        break;
+                }
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        a->pid = -1;
+}
+
+void registry_agent_stop(struct registry_agent *a)
+{
+        if (!a)
+                return;
+        if (a->fd >= 0) {
+                json_t *q = json_pack("{s:s}", "op", "quit");
+                registry_proto_send(a->fd, q, NULL);
+                json_decref(q);
+                close(a->fd);
+        }
+        reap(a, true);
+        free(a);
+}
+
+static int agent_dead(struct registry_agent *a, sb_error_t *err)
+{
+        int status = 0;
+        pid_t p;
+
+        if (a->pid <= 0)
+                return sb_error_set(err, EPIPE, "the registry agent is not running");
+        do
+                p = waitpid(a->pid, &status, 0);
+        while (p < 0 && errno == EINTR);
+        a->pid = -1;
+        if (p > 0 && WIFSIGNALED(status))
+                return sb_error_set(err, EPIPE, "the registry agent was killed by signal %d",
+                                    WTERMSIG(status));
+        if (p > 0 && WIFEXITED(status))
+                return sb_error_set(err, EPIPE, "the registry agent exited with status %d",
+                                    WEXITSTATUS(status));
+        return sb_error_set(err, EPIPE, "the registry agent is gone");
+}
+
+/* Send req (consumed) and wait for the reply; an {"ok":false} reply becomes err. */
+static int agent_call(struct registry_agent *a, json_t *req, json_t **ret, sb_error_t *err)
+{
+        json_t *reply = NULL;
+        int r;
+
+        if (!a || a->fd < 0) {
+                json_decref(req);
+                return sb_error_set(err, EPIPE, "the registry agent is not running");
+        }
+        r = registry_proto_send(a->fd, req, err);
+        json_decref(req);
+        if (r == -EPIPE || r == -ECONNRESET)
+                return agent_dead(a, err);
+        if (r < 0)
+                return r;
+        r = registry_proto_recv(a->fd, &reply, err);
+        if (r == -ECONNRESET)
+                return agent_dead(a, err);
+        if (r < 0)
+                return r;
+        if (!json_is_true(json_object_get(reply, "ok"))) {
+                const char *msg = json_string_value(json_object_get(reply, "message"));
+                json_int_t code = json_integer_value(json_object_get(reply, "code"));
+                if (code <= 0 || code > 4095)
+                        code = EIO;
+                r = sb_error_set(err, (int) code, "%s", msg ? msg : "registry agent failed");
+                json_decref(reply);
+                return r;
+        }
+        *ret = reply;
+        return 0;
+}
+
+static int desc_from_json(json_t *j, struct image_descriptor *d)
+{
+        const char *mt = json_string_value(json_object_get(j, "mediaType"));
+        const char *dg = json_string_value(json_object_get(j, "digest"));
+        json_t *size = json_object_get(j, "size");
+
+        if (!mt || strlen(mt) >= sizeof(d->media_type) || !dg || !sb_digest_valid(dg) ||
+            !json_is_integer(size) || json_integer_value(size) < 0)
+                return -EBADMSG;
+        memcpy(d->media_type, mt, strlen(mt) + 1);
+        memcpy(d->digest, dg, SB_DIGEST_STR_LEN + 1);
+        d->size = (uint64_t) json_integer_value(size);
+        return 0;
+}
+
+void registry_pulled_done(struct registry_pulled *p)
+{
+        if (!p)
+                return;
+        free(p->resolved);
+        free(p->layers);
+        memset(p, 0, sizeof(*p));
+}
+
+int registry_agent_pull(struct registry_agent *a, const char *ref, const char *os, const char *arch,
+                        const char *variant, struct registry_pulled *ret, sb_error_t *err)
+{
+        struct registry_pulled p = { 0 };
+        json_t *req, *reply = NULL, *layers;
+        const char *resolved, *md;
+        int r;
+
+        req = json_pack("{s:s, s:s}", "op", "pull", "ref", ref ? ref : "");
+        if (os)
+                json_object_set_new(req, "os", json_string(os));
+        if (arch)
+                json_object_set_new(req, "arch", json_string(arch));
+        if (variant)
+                json_object_set_new(req, "variant", json_string(variant));
+        r = agent_call(a, req, &reply, err);
+        if (r < 0)
+                return r;
+
+        resolved = json_string_value(json_object_get(reply, "resolved"));
+        md = json_string_value(json_object_get(reply, "manifest_digest"));
+        layers = json_object_get(reply, "layers");
+        if (!resolved || !md || !sb_digest_valid(md) || !json_is_array(layers) ||
+            json_array_size(layers) > IMAGE_LAYERS_MAX ||
+            desc_from_json(json_object_get(reply, "config"), &p.config) < 0)
+                goto bad;
+        p.resolved = sb_xstrdup(resolved);
+        memcpy(p.manifest_digest, md, SB_DIGEST_STR_LEN + 1);
+        p.n_layers = json_array_size(layers);
+        p.layers = sb_xcalloc(p.n_layers ? p.n_layers : 1, sizeof(*p.layers));
+        for (size_t i = 0; i < p.n_layers; i++)
+                if (desc_from_json(json_array_get(layers, i), &p.layers[i]) < 0)
+                        goto bad;
+        json_decref(reply);
+        *ret = p;
+        return 0;
+bad:
+        registry_pulled_done(&p);
+        json_decref(reply);
+        return sb_error_set(err, EBADMSG, "pull '%s': malformed reply from the registry agent",
+                            ref);
+}
+
+int registry_agent_push(struct registry_agent *a, const char *ref, const char *manifest_digest,
+                        char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
+{
+        json_t *req, *reply = NULL;
+        const char *d;
+        int r;
+
+        req = json_pack("{s:s, s:s, s:s}", "op", "push", "ref", ref ? ref : "", "manifest_digest",
+                        manifest_digest ? manifest_digest : "");
+        r = agent_call(a, req, &reply, err);
+        if (r < 0)
+                return r;
+        d = json_string_value(json_object_get(reply, "digest"));
+        if (!d || !sb_digest_valid(d)) {
+                json_decref(reply);
+                return sb_error_set(err, EBADMSG,
+                                    "push '%s': malformed reply from the registry "
+                                    "agent",
+                                    ref);
+        }
+        memcpy(ret_digest, d, SB_DIGEST_STR_LEN + 1);
+        json_decref(reply);
+        return 0;
+}

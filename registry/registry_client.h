@@ -1,0 +1,56 @@
+#pragma once
+/*
+ * Distribution API client for one repository (libcurl, one reused handle). Handles the
+ * scheme choice (https; http only for loopback hosts or with --insecure/--insecure-pull),
+ * Basic and Bearer token authentication with credentials from docker config.json, and turns
+ * registry errors into one-line messages (without the image name: callers prefix it).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sb_digest.h"
+#include "common/sb_error.h"
+#include "image/image_store.h"
+#include "registry/registry_agent.h"
+#include "registry/registry_ref.h"
+
+struct registry_client;
+
+/* A client for ref's registry and repository; push asks tokens for pull,push. No I/O yet. */
+int registry_client_new(const struct registry_options *opts, const struct registry_ref *ref,
+                        bool push, struct registry_client **ret, sb_error_t *err);
+void registry_client_free(struct registry_client *c);
+
+/*
+ * GET a manifest or index by tag or digest (at most IMAGE_MANIFEST_MAX bytes). ret_digest
+ * is the sha256 of the raw body; when reference is a digest the body must match it
+ * (-EBADMSG). ret_content_type may be NULL on return when the server sent none.
+ */
+int registry_client_get_manifest(struct registry_client *c, const char *reference, char **ret_body,
+                                 size_t *ret_len, char **ret_content_type,
+                                 char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
+
+/*
+ * GET a blob into the store, streaming, following redirects (credentials are not sent to
+ * another host). More than size bytes or a digest mismatch fails and keeps nothing.
+ */
+int registry_client_get_blob(struct registry_client *c, const struct image_store *s,
+                             const char *digest, uint64_t size, sb_error_t *err);
+
+/* HEAD a blob: *ret_exists is true on 200, false on 404. */
+int registry_client_has_blob(struct registry_client *c, const char *digest, bool *ret_exists,
+                             sb_error_t *err);
+
+/* Upload a store blob: POST an upload session, then PUT the whole body with ?digest=. */
+int registry_client_put_blob(struct registry_client *c, const struct image_store *s,
+                             const char *digest, sb_error_t *err);
+
+/*
+ * PUT manifest bytes under reference (tag or digest) with media_type as Content-Type.
+ * ret_digest is the sha256 of the bytes sent; if the registry's Docker-Content-Digest
+ * differs, -EBADMSG.
+ */
+int registry_client_put_manifest(struct registry_client *c, const char *reference,
+                                 const char *media_type, const char *body, size_t len,
+                                 char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);

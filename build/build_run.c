@@ -1,4 +1,5 @@
 /* The supervisor side of `sbuild run`: plan, pull, run the builder, write outputs, push. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -103,6 +104,38 @@ static int pull_bases(struct builder *b, struct registry_agent *agent, sb_error_
                 }
                 sb_info("pulled %s (%zu layers) %.1fs", b->pulled[i].resolved,
                         b->pulled[i].n_layers, sb_now() - t0);
+        }
+        return 0;
+}
+
+/*
+ * The store root is handed to the builder's uid in root mode, so it must be a directory that
+ * is ours: missing, empty, or holding only the store's own folders.
+ */
+static int check_store_root(const char *root, sb_error_t *err)
+{
+        cleanup_close int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : sb_error_errno(err, errno, "--store: '%s'", root);
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_ino == 2 || strcmp(root, "/") == 0)
+                return sb_error_set(err, EINVAL, "--store: '%s' cannot be a store", root);
+        DIR *d = fdopendir(fd);
+        if (!d)
+                return sb_error_errno(err, errno, "--store: '%s'", root);
+        fd = -1;
+        cleanup_closedir DIR *dir = d;
+        static const char *const ours[] = { ".", "..", "blobs", "layers", "tmp", "locks", NULL };
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                bool known = false;
+                for (size_t i = 0; ours[i]; i++)
+                        known |= strcmp(de->d_name, ours[i]) == 0;
+                if (!known)
+                        return sb_error_set(err, EINVAL,
+                                            "--store: '%s' holds '%s', so it is not an sbuild "
+                                            "store (use an empty or new directory)",
+                                            root, de->d_name);
         }
         return 0;
 }
@@ -254,6 +287,9 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         b.plan = &plan;
         b.pulled = sb_xcalloc(plan.n_stages, sizeof(*b.pulled));
 
+        r = check_store_root(store_root, err);
+        if (r < 0)
+                goto done;
         r = image_store_open(store_root, &store, err);
         if (r < 0) {
                 sb_error_prefix(err, "store");

@@ -277,6 +277,7 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         struct image_store *store = NULL;
         struct registry_agent *agent = NULL;
         struct builder b = { .opts = o, .df = df, .context_fd = context_fd, .result_fd = -1 };
+        cleanup_close int idmapped_fd = -1;
         cleanup_free char *store_root = o->store ? sb_xstrdup(o->store) : build_default_store();
         cleanup_free char *store_path = NULL;
         r = build_plan_make(df, o->build_args, o->target, &plan, err);
@@ -307,6 +308,17 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         r = hand_store_to_builder(store, &userns, err);
         if (r < 0)
                 goto done;
+        if (userns.mode == SANDBOX_USERNS_ROOT) {
+                /* the builder is not the host's root: show it the context through an id-mapped
+                 * mount, so it reads what the calling root can read */
+                sb_error_t ierr = { 0 };
+                if (sandbox_userns_open_idmapped(&userns, o->context, &idmapped_fd, &ierr) == 0)
+                        b.context_fd = idmapped_fd;
+                else
+                        sb_warn("%s: the builder reads the context as an unprivileged user, so "
+                                "files must be readable by others",
+                                ierr.msg);
+        }
 
         struct registry_options ropts = {
                 .insecure = o->insecure,

@@ -569,14 +569,16 @@ static int run_run(struct builder *b, struct stage_state *st, const struct docke
                 sb_strv_push(&envp, "PATH=" DEFAULT_PATH);
         const char *user_spec = json_string_value(json_object_get(cfg_obj(st), "User"));
         struct build_user u = { 0 };
-        if (user_spec && *user_spec) {
-                int r = user_for(b, st, user_spec, BUILD_USER_FOR_RUN, &u, err);
-                if (r < 0)
-                        return r;
-        }
+        int r = user_for(b, st, user_spec && *user_spec ? user_spec : "0", BUILD_USER_FOR_RUN, &u,
+                         err);
+        if (r < 0)
+                return r;
+        /* as docker and runc do: HOME from the user's passwd entry unless ENV set it */
+        if (!env_has(envp, "HOME"))
+                env_set(&envp, "HOME", u.home[0] ? u.home : "/");
         cleanup_free char *cwd = workdir_of(st);
         struct build_step_dirs d = { 0 };
-        int r = build_rootfs_step_dirs(b, &d, err);
+        r = build_rootfs_step_dirs(b, &d, err);
         if (r < 0)
                 return r;
         cleanup_strv char **lowers = build_rootfs_lowers(b, st);

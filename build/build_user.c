@@ -55,6 +55,7 @@ struct lookup {
         bool found;
         uint32_t id, gid;
         char name[256];
+        char home[256];
 };
 
 static bool match_passwd(const char *line, size_t len, void *ctx)
@@ -69,6 +70,8 @@ static bool match_passwd(const char *line, size_t len, void *ctx)
         if (parse_id(uid, &l->id) < 0 || parse_id(gid, &l->gid) < 0)
                 return false;
         memcpy(l->name, name, sizeof(name));
+        if (!field(line, len, 5, l->home, sizeof(l->home)))
+                l->home[0] = '\0';
         l->found = true;
         return true;
 }
@@ -142,6 +145,7 @@ int build_user_resolve(const char *spec, const char *passwd, const char *group,
                                     "/etc/passwd",
                                     user);
         if (l.found) {
+                memcpy(u.home, l.home, sizeof(u.home));
                 u.uid = l.id;
                 u.gid = mode == BUILD_USER_FOR_RUN ? l.gid : l.id;
         } else {

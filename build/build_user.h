@@ -15,6 +15,7 @@ struct build_user {
         gid_t gid;
         gid_t groups[BUILD_USER_GROUPS_MAX]; /* supplementary groups */
         size_t n_groups;
+        char home[256]; /* the user's home in the image's passwd, "" if unknown */
 };
 
 typedef enum build_user_mode {

@@ -340,6 +340,9 @@ static void __attribute__((noreturn)) child_main(const struct sandbox_userns_pla
                                                       "setresuid(0) in the user "
                                                       "namespace"),
                                        &e));
+        /* changing credentials clears the parent-death signal: set it again */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                child_fail(report_fd, (sb_error_errno(&e, errno, "PR_SET_PDEATHSIG"), &e));
         /*
          * Drop the supplementary groups we came with (they show as the overflow gid). With
          * setgroups denied (single-id mode) that is impossible and they stay, harmlessly.
@@ -449,4 +452,90 @@ fail:
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         return r;
+}
+
+/* --- id-mapped views of host directories ------------------------------------------------ */
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+
+struct idmap_mount_attr {
+        uint64_t attr_set;
+        uint64_t attr_clr;
+        uint64_t propagation;
+        uint64_t userns_fd;
+};
+
+/* A user namespace with the plan's maps, held by a parked child; returns its ns fd. */
+static int idmap_userns_fd(const struct sandbox_userns_plan *plan, int *ret_fd, sb_error_t *err)
+{
+        int go[2];
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return sb_error_errno(err, errno, "pipe");
+        pid_t pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid < 0) {
+                int e = errno;
+                close(go[0]);
+                close(go[1]);
+                return clone_error(e, err);
+        }
+        if (pid == 0) {
+                char c;
+                close(go[1]);
+                /* park until the parent has taken a reference to the namespace */
+                (void) !read(go[0], &c, 1);
+                _exit(0);
+        }
+        close(go[0]);
+        int r = write_maps(plan, pid, err);
+        if (r >= 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = sb_error_errno(err, errno, "open '%s'", path);
+                else
+                        *ret_fd = fd;
+        }
+        close(go[1]);
+        (void) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        return r;
+}
+
+int sandbox_userns_open_idmapped(const struct sandbox_userns_plan *plan, const char *path,
+                                 int *ret_fd, sb_error_t *err)
+{
+        cleanup_close int ns_fd = -1;
+        int r = idmap_userns_fd(plan, &ns_fd, err);
+        if (r < 0)
+                return r;
+        cleanup_close int tree = (int) syscall(SYS_open_tree, AT_FDCWD, path,
+                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                       AT_RECURSIVE);
+        if (tree < 0)
+                return sb_error_errno(err, errno, "open_tree '%s'", path);
+        struct idmap_mount_attr attr = {
+                .attr_set = MOUNT_ATTR_IDMAP,
+                .userns_fd = (uint64_t) ns_fd,
+        };
+        if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                    sizeof(attr)) < 0)
+                return sb_error_errno(err, errno, "id-map '%s'", path);
+        *ret_fd = steal_fd(&tree);
+        return 0;
 }

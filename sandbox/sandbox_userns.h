@@ -67,3 +67,13 @@ gid_t sandbox_userns_outside_gid(const struct sandbox_userns_plan *plan, gid_t i
  */
 int sandbox_spawn(const struct sandbox_userns_plan *plan, int (*fn)(void *arg), void *arg,
                   pid_t *ret_pid, sb_error_t *err);
+
+/*
+ * Open an id-mapped, detached view of the host directory `path` (open_tree + mount_setattr
+ * MOUNT_ATTR_IDMAP) through a user namespace with the plan's maps: a file owned by host id N
+ * appears owned by the id that N maps to, so the builder's root can read what the calling root
+ * can. Needs CAP_SYS_ADMIN (root mode) and a filesystem that supports id-mapped mounts; the
+ * caller falls back to a plain fd otherwise. Returns an O_PATH-like fd of the tree's root.
+ */
+int sandbox_userns_open_idmapped(const struct sandbox_userns_plan *plan, const char *path,
+                                 int *ret_fd, sb_error_t *err);

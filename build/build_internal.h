@@ -6,6 +6,7 @@
 
 #include "build/build.h"
 #include "build/build_plan.h"
+#include "build/build_user.h"
 #include "image/image_oci.h"
 #include "image/image_store.h"
 #include "registry/registry_agent.h"
@@ -60,3 +61,37 @@ int build_rootfs_commit(struct builder *b, struct stage_state *st, struct build_
                         const char *created_by, sb_error_t *err);
 /* Add a history entry that made no layer. */
 void build_config_history(json_t *config, const char *created_by, bool empty_layer);
+
+/* --- shared by the instruction files (build_state.c) ---------------------------------- */
+/* The "config" object of the image config, created if missing. */
+json_t *build_cfg(struct stage_state *st);
+/* The config's Env as "K=V" strings. */
+char **build_cfg_env(struct stage_state *st);
+bool build_env_has(char *const *env, const char *name);
+/* Set or replace name in a "K=V" list. */
+void build_env_set(char ***list, const char *name, const char *value);
+/* The variables an instruction's words expand with: ARGs in scope, overridden by ENV. */
+char **build_expansion_env(struct stage_state *st);
+json_t *build_strv_to_json(char *const *v);
+int build_expand(struct builder *b, struct stage_state *st, const char *word, char **ret,
+                 sb_error_t *err);
+/* Resolve USER or --chown against the stage's /etc/passwd and /etc/group. */
+int build_user_for(struct builder *b, struct stage_state *st, const char *spec,
+                   build_user_mode_t mode, struct build_user *ret, sb_error_t *err);
+/* WorkingDir of the config, "/" if unset. */
+char *build_workdir_of(struct stage_state *st);
+/* Mount the stage's rootfs (layers + d->upper) at d->root; returns an O_PATH fd of it. */
+int build_mount_step(struct builder *b, struct stage_state *st, struct build_step_dirs *d,
+                     int *ret_root_fd, sb_error_t *err);
+
+/* --- instructions ----------------------------------------------------------------------- */
+int build_step_arg(struct builder *b, struct stage_state *st, const struct dockerfile_node *n,
+                   sb_error_t *err);
+int build_step_meta(struct builder *b, struct stage_state *st, const struct dockerfile_node *n,
+                    bool *cmd_set, sb_error_t *err);
+int build_step_workdir(struct builder *b, struct stage_state *st,
+                       const struct dockerfile_node *n, sb_error_t *err);
+int build_step_copy(struct builder *b, size_t idx, struct stage_state *st,
+                    const struct dockerfile_node *n, sb_error_t *err);
+int build_step_run(struct builder *b, struct stage_state *st, const struct dockerfile_node *n,
+                   sb_error_t *err);

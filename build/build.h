@@ -23,6 +23,8 @@ struct build_options {
         char *image_name_with_digest_file;
         bool insecure, insecure_pull, skip_tls_verify;
         char *store;           /* store root; NULL: the default */
+        char *image_format;    /* "oci" (default) or "docker" */
+        char *platform;        /* --custom-platform: "os/arch[/variant]", NULL: the host's */
 };
 
 struct build_result {

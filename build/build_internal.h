@@ -34,6 +34,7 @@ struct builder {
         size_t step;                    /* progress counter */
         char *empty_dir;                /* an empty lower dir for FROM scratch */
         int result_fd;                  /* builder -> supervisor */
+        char **fetched;                 /* "URL\tsha256:..." for ADD sources fetched by the agent */
 };
 
 /* The builder's main, run inside the namespaces; arg is struct builder. */
@@ -95,3 +96,13 @@ int build_step_copy(struct builder *b, size_t idx, struct stage_state *st,
                     const struct dockerfile_node *n, sb_error_t *err);
 int build_step_run(struct builder *b, struct stage_state *st, const struct dockerfile_node *n,
                    sb_error_t *err);
+
+/* The history entry's created_by for an instruction, as Docker writes it (build_history.c). */
+char *build_history_text(struct builder *b, struct stage_state *st,
+                         const struct dockerfile_node *n);
+
+/*
+ * Before the builder starts: have the agent fetch the remote sources of the needed stages'
+ * ADD instructions into the store, filling b->fetched (build_fetch.c).
+ */
+int build_fetch_remote_sources(struct builder *b, struct registry_agent *agent, sb_error_t *err);

@@ -330,6 +330,8 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         if (r < 0)
                 goto done;
         r = pull_bases(&b, agent, err);
+        if (r >= 0)
+                r = build_fetch_remote_sources(&b, agent, err);
         if (r < 0)
                 goto done;
 
@@ -348,6 +350,7 @@ done:
         for (size_t i = 0; b.pulled && i < plan.n_stages; i++)
                 registry_pulled_done(&b.pulled[i]);
         free(b.pulled);
+        sb_strv_free(b.fetched);
         image_store_free(store);
         build_plan_done(&plan);
         dockerfile_free(df);

@@ -52,7 +52,8 @@ int build_step_workdir(struct builder *b, struct stage_state *st, const struct d
         cleanup_free char *joined = dir[0] == '/' ? sb_xstrdup(dir) : sb_path_join(cur, dir);
         cleanup_free char *clean = build_fs_clean(joined);
         json_object_set_new(build_cfg(st), "WorkingDir", json_string(clean));
-        return run_workdir_dir(b, st, clean, n->original, err);
+        cleanup_free char *created = build_history_text(b, st, n);
+        return run_workdir_dir(b, st, clean, created, err);
 }
 
 int build_step_copy(struct builder *b, size_t idx, struct stage_state *st,
@@ -146,8 +147,10 @@ int build_step_copy(struct builder *b, size_t idx, struct stage_state *st,
                         close(root_fd);
                         sandbox_overlay_umount(d.root, NULL);
                 }
-                if (r >= 0)
-                        r = build_rootfs_commit(b, st, &d, n->original, err);
+                if (r >= 0) {
+                        cleanup_free char *created = build_history_text(b, st, n);
+                        r = build_rootfs_commit(b, st, &d, created, err);
+                }
                 build_rootfs_step_dirs_done(b, &d);
         }
         if (src_mounted) {

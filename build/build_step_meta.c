@@ -179,6 +179,7 @@ int build_step_meta(struct builder *b, struct stage_state *st, const struct dock
         }
         if (r < 0)
                 return r;
-        build_config_history(st->config, n->original ? n->original : cmd, true);
+        cleanup_free char *created = build_history_text(b, st, n);
+        build_config_history(st->config, created, true);
         return 0;
 }

@@ -90,22 +90,7 @@ int build_step_run(struct builder *b, struct stage_state *st, const struct docke
                                          WEXITSTATUS(status));
         }
         if (r >= 0) {
-                cleanup_free char *created = NULL;
-                if (n->json) {
-                        cleanup_free char *joined = NULL;
-                        json_t *a = build_strv_to_json(argv);
-                        joined = json_dumps(a, JSON_COMPACT);
-                        json_decref(a);
-                        created = sb_xasprintf("RUN %s", joined);
-                } else {
-                        cleanup_free char *shell = sb_xstrdup(st->shell[0]);
-                        for (size_t i = 1; st->shell[i]; i++) {
-                                char *more = sb_xasprintf("%s %s", shell, st->shell[i]);
-                                free(shell);
-                                shell = more;
-                        }
-                        created = sb_xasprintf("RUN %s %s", shell, n->args[0] ? n->args[0] : "");
-                }
+                cleanup_free char *created = build_history_text(b, st, n);
                 r = build_rootfs_commit(b, st, &d, created, err);
         }
         build_rootfs_step_dirs_done(b, &d);

@@ -28,6 +28,8 @@ enum {
         OPT_INSECURE_PULL,
         OPT_SKIP_TLS,
         OPT_STORE,
+        OPT_IMAGE_FORMAT,
+        OPT_PLATFORM,
 };
 
 static const struct option run_options[] = {
@@ -46,6 +48,9 @@ static const struct option run_options[] = {
         { "skip-tls-verify", optional_argument, NULL, OPT_SKIP_TLS },
         { "verbosity", required_argument, NULL, OPT_VERBOSITY },
         { "store", required_argument, NULL, OPT_STORE },
+        { "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
+        { "custom-platform", required_argument, NULL, OPT_PLATFORM },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
 };
@@ -75,6 +80,10 @@ void cli_run_help(void)
                "  -v, --verbosity=LEVEL        panic|fatal|error|warn|info|debug|trace (default info)\n"
                "      --store=DIR              content store (default $XDG_DATA_HOME/sbuild, or\n"
                "                               /var/lib/sbuild for root)\n"
+               "      --image-format=FORMAT    oci (default) or docker manifests and config\n"
+               "      --custom-platform=OS/ARCH[/VARIANT]\n"
+               "                               platform to build for (default: the host's);\n"
+               "                               --platform is an alias\n"
                "  -h, --help                   show this help\n"
                "\n"
                "Registries on localhost, 127.0.0.0/8 and ::1 are spoken to over plain http.\n"
@@ -93,6 +102,8 @@ static void options_done(struct build_options *o)
         free(o->digest_file);
         free(o->image_name_with_digest_file);
         free(o->store);
+        free(o->image_format);
+        free(o->platform);
 }
 
 /* Boolean flags accept Kaniko's --flag, --flag=true and --flag=false. */
@@ -230,6 +241,37 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                 case OPT_STORE:
                         set_string(&o->store, optarg);
                         break;
+                case OPT_IMAGE_FORMAT:
+                        if (strcmp(optarg, "oci") != 0 && strcmp(optarg, "docker") != 0) {
+                                fprintf(stderr,
+                                        "sbuild run: --image-format: '%s' is not oci or docker\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        set_string(&o->image_format, optarg);
+                        break;
+                case OPT_PLATFORM: {
+                        /* os/arch or os/arch/variant, each part a plain lowercase word */
+                        size_t slashes = 0;
+                        bool ok = *optarg && optarg[0] != '/';
+                        for (const char *c = optarg; *c && ok; c++) {
+                                if (*c == '/') {
+                                        ok = c[1] && c[1] != '/';
+                                        slashes++;
+                                } else {
+                                        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                                             *c == '_' || *c == '-';
+                                }
+                        }
+                        if (!ok || slashes < 1 || slashes > 2) {
+                                fprintf(stderr,
+                                        "sbuild run: --%s: '%s' is not os/arch[/variant]\n", name,
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        set_string(&o->platform, optarg);
+                        break;
+                }
                 case OPT_HELP:
                         cli_run_help();
                         return 1;

@@ -254,13 +254,13 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         /* os/arch or os/arch/variant, each part a plain lowercase word */
                         size_t slashes = 0;
                         bool ok = *optarg && optarg[0] != '/';
-                        for (const char *c = optarg; *c && ok; c++) {
-                                if (*c == '/') {
-                                        ok = c[1] && c[1] != '/';
+                        for (const char *p = optarg; *p && ok; p++) {
+                                if (*p == '/') {
+                                        ok = p[1] && p[1] != '/';
                                         slashes++;
                                 } else {
-                                        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-                                             *c == '_' || *c == '-';
+                                        ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                                             *p == '_' || *p == '-';
                                 }
                         }
                         if (!ok || slashes < 1 || slashes > 2) {

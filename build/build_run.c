@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,24 +87,30 @@ static int check_destinations(const struct build_options *o, sb_error_t *err)
         return 0;
 }
 
+/*
+ * Pull each needed base for its stage's platform: FROM --platform, else the target platform
+ * (--custom-platform or the host's). A platform with no variant asks for none, so an index
+ * entry that names one still matches (image_index_select's second pass).
+ */
 static int pull_bases(struct builder *b, struct registry_agent *agent, sb_error_t *err)
 {
-        const char *os, *arch, *variant;
-        image_host_platform(&os, &arch, &variant);
         for (size_t i = 0; i < b->plan->n_stages; i++) {
                 const struct build_stage *s = &b->plan->stages[i];
                 if (!s->needed || s->scratch || s->base_stage >= 0)
                         continue;
+                const struct build_platform *pl = &s->platform;
                 double t0 = sb_now();
-                int r = registry_agent_pull(agent, s->base, os, arch, variant, &b->pulled[i], err);
+                int r = registry_agent_pull(agent, s->base, pl->os, pl->arch, pl->variant,
+                                            &b->pulled[i], err);
                 if (r < 0) {
                         if (s->from)
                                 return sb_error_prefix(err, "Dockerfile:%d: FROM %s",
                                                        s->from->start_line, s->base);
                         return sb_error_prefix(err, "--from=%s", s->base);
                 }
-                sb_info("pulled %s (%zu layers) %.1fs", b->pulled[i].resolved,
-                        b->pulled[i].n_layers, sb_now() - t0);
+                cleanup_free char *plat = build_platform_format(pl);
+                sb_info("pulled %s (%zu layers, %s) %.1fs", b->pulled[i].resolved,
+                        b->pulled[i].n_layers, plat, sb_now() - t0);
         }
         return 0;
 }
@@ -140,6 +147,36 @@ static int check_store_root(const char *root, sb_error_t *err)
         return 0;
 }
 
+/* The builder must be able to walk to the store: check as its outside uid before building. */
+static int check_store_reachable(const char *root, uid_t uid, gid_t gid, sb_error_t *err)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return sb_error_errno(err, errno, "fork");
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+                    setresuid(uid, uid, uid) < 0)
+                        _exit(2);
+                /* the store itself is handed over below: its parent must be enterable */
+                char parent[PATH_MAX];
+                snprintf(parent, sizeof(parent), "%s", root);
+                char *slash = strrchr(parent, '/');
+                if (slash)
+                        slash[slash == parent ? 1 : 0] = '\0';
+                _exit(access(parent, X_OK) == 0 ? 0 : 1);
+        }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        return sb_error_set(err, EACCES,
+                            "--store: the builder (uid %u outside) cannot reach '%s': a parent "
+                            "directory is closed to it; use a store under directories others "
+                            "may enter (mode o+x), e.g. /var/lib/sbuild",
+                            (unsigned) uid, root);
+}
+
 /* In root mode the builder is an unprivileged id outside: give it the store's directories. */
 static int hand_store_to_builder(const struct image_store *s,
                                  const struct sandbox_userns_plan *plan, sb_error_t *err)
@@ -148,6 +185,9 @@ static int hand_store_to_builder(const struct image_store *s,
                 return 0;
         uid_t uid = sandbox_userns_outside_uid(plan, 0);
         gid_t gid = sandbox_userns_outside_gid(plan, 0);
+        int r = check_store_reachable(s->root, uid, gid, err);
+        if (r < 0)
+                return r;
         const int fds[] = { s->root_fd, s->blobs_fd, s->layers_fd, s->tmp_fd, s->locks_fd };
         for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
                 if (fchownat(fds[i], "", uid, gid, AT_EMPTY_PATH) < 0)
@@ -280,7 +320,7 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         cleanup_close int idmapped_fd = -1;
         cleanup_free char *store_root = o->store ? sb_xstrdup(o->store) : build_default_store();
         cleanup_free char *store_path = NULL;
-        r = build_plan_make(df, o->build_args, o->target, &plan, err);
+        r = build_plan_make_for(df, o->build_args, o->target, o->platform, &plan, err);
         if (r >= 0)
                 r = check_destinations(o, err);
         if (r < 0)
@@ -335,8 +375,9 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         if (r < 0)
                 goto done;
 
-        /* the builder reaches the store through an inherited fd: its parents may be closed to it */
-        store_path = sb_xasprintf("/proc/self/fd/%d", store->root_fd);
+        /* the builder mounts overlays under the store, so it needs a path to it in its own
+         * mount namespace (an inherited fd would point into ours, where it cannot mount) */
+        store_path = sb_xstrdup(store->root);
         b.store_path = store_path;
         r = run_builder(&b, &userns, ret, err);
         if (r < 0)

@@ -22,6 +22,8 @@
 #include "image/image_layer.h"
 #include "sandbox/sandbox_step.h"
 
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 static void progress(struct builder *b, const struct dockerfile_node *n, double started)
 {
         char text[96];
@@ -41,8 +43,10 @@ static json_t *scratch_config(void)
 {
         const char *os, *arch, *variant;
         image_host_platform(&os, &arch, &variant);
-        json_t *c = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture", arch, "os",
-                              os, "config", "rootfs", "type", "layers", "diff_ids", "history");
+        /* BuildKit's empty image: PATH set and WorkingDir "/" */
+        json_t *c = json_pack("{s:s, s:s, s:{s:[s], s:s}, s:{s:s, s:[]}, s:[]}", "architecture",
+                              arch, "os", os, "config", "Env", "PATH=" DEFAULT_PATH, "WorkingDir",
+                              "/", "rootfs", "type", "layers", "diff_ids", "history");
         if (variant && *variant)
                 json_object_set_new(c, "variant", json_string(variant));
         return c;
@@ -51,6 +55,8 @@ static json_t *scratch_config(void)
 static void state_copy(struct stage_state *dst, const struct stage_state *src)
 {
         dst->config = json_deep_copy(src->config);
+        /* BuildKit: a stage FROM a stage inherits its ARG values with the rest of its state */
+        dst->args = sb_strv_copy(src->args);
         dst->diff_ids = sb_strv_copy(src->diff_ids);
         dst->n_layers = src->n_layers;
         dst->layers = sb_xcalloc(src->n_layers + 1, sizeof(*dst->layers));
@@ -103,15 +109,40 @@ static int run_from(struct builder *b, size_t idx, sb_error_t *err)
 {
         const struct build_stage *s = &b->plan->stages[idx];
         struct stage_state *st = &b->states[idx];
+        int r = 0;
         if (s->scratch) {
                 st->config = scratch_config();
-                return 0;
+                build_plan_set_config_platform(st->config, &b->plan->target_platform);
         }
-        if (s->base_stage >= 0) {
+        else if (s->base_stage >= 0)
                 state_copy(st, &b->states[s->base_stage]);
-                return 0;
+        else
+                r = from_image(b, idx, st, err);
+        if (r < 0)
+                return r;
+        /* as BuildKit does: every stage's config has a PATH */
+        cleanup_strv char **env = build_cfg_env(st);
+        if (!build_env_has(env, "PATH")) {
+                sb_strv_push(&env, "PATH=" DEFAULT_PATH);
+                json_object_set_new(build_cfg(st), "Env", build_strv_to_json(env));
         }
-        return from_image(b, idx, st, err);
+        return 0;
+}
+
+/* The stage's shell: the config's Shell (SHELL here or in the base), else /bin/sh -c. */
+static void init_shell(struct stage_state *st)
+{
+        sb_strv_free(st->shell);
+        st->shell = NULL;
+        json_t *sh = json_object_get(build_cfg(st), "Shell");
+        size_t i;
+        json_t *v;
+        json_array_foreach(sh, i, v) if (json_is_string(v)) sb_strv_push(&st->shell,
+                                                                          json_string_value(v));
+        if (!st->shell) {
+                sb_strv_push(&st->shell, "/bin/sh");
+                sb_strv_push(&st->shell, "-c");
+        }
 }
 
 static int run_node(struct builder *b, size_t idx, struct stage_state *st,
@@ -129,13 +160,93 @@ static int run_node(struct builder *b, size_t idx, struct stage_state *st,
         return build_step_meta(b, st, n, cmd_set, err);
 }
 
+static void upper_name(char *out, size_t size, const char *cmd)
+{
+        snprintf(out, size, "%s", cmd);
+        for (char *c = out; *c; c++)
+                if (*c >= 'a' && *c <= 'z')
+                        *c = (char) (*c - 'a' + 'A');
+}
+
+/*
+ * ONBUILD: the base's triggers (an image's config OnBuild, or an earlier stage's ONBUILD
+ * instructions, which its config holds) run right after FROM, before the stage's own
+ * instructions, as BuildKit does. The new image does not inherit them.
+ */
+static int run_triggers(struct builder *b, size_t idx, struct stage_state *st, bool *cmd_set,
+                        sb_error_t *err)
+{
+        const struct build_stage *s = &b->plan->stages[idx];
+        json_t *c = build_cfg(st);
+        json_t *ob = json_incref(json_object_get(c, "OnBuild"));
+        json_object_del(c, "OnBuild");
+        int r = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(ob, i, v) {
+                const char *text = json_string_value(v);
+                if (!text)
+                        continue;
+                struct dockerfile *df = NULL;
+                double t0 = sb_now();
+                r = dockerfile_parse(text, strlen(text), &df, err);
+                if (r >= 0 && df->n_nodes != 1)
+                        r = sb_error_set(err, EINVAL,
+                                         "onbuild trigger should be a single expression");
+                const struct dockerfile_node *n = r >= 0 ? &df->nodes[0] : NULL;
+                if (n && strcmp(n->cmd, "from") == 0)
+                        r = sb_error_set(err, EINVAL, "FROM isn't allowed as an ONBUILD trigger");
+                if (r >= 0) {
+                        fprintf(stderr, "[%zu/%zu] ONBUILD %.*s\n", b->step,
+                                b->plan->total_steps, (int) strcspn(text, "\n"), text);
+                        r = run_node(b, idx, st, n, cmd_set, err);
+                }
+                if (r >= 0)
+                        fprintf(stderr, "[%zu/%zu] ONBUILD %.*s  %.1fs\n", b->step,
+                                b->plan->total_steps, (int) strcspn(text, "\n"), text,
+                                sb_now() - t0);
+                dockerfile_free(df);
+                if (r < 0) {
+                        r = sb_error_prefix(err, "Dockerfile:%d: ONBUILD trigger '%.*s' of %s",
+                                            s->from->start_line, (int) strcspn(text, "\n"),
+                                            text, s->base);
+                        break;
+                }
+        }
+        json_decref(ob);
+        return r;
+}
+
+/* ONBUILD ONBUILD, ONBUILD FROM and ONBUILD MAINTAINER are refused before anything runs. */
+static int check_onbuild(const struct dockerfile *df, sb_error_t *err)
+{
+        for (size_t i = 0; i < df->n_nodes; i++) {
+                const struct dockerfile_node *n = &df->nodes[i];
+                if (strcmp(n->cmd, "onbuild") != 0 || !n->inner)
+                        continue;
+                const char *in = n->inner->cmd;
+                if (strcmp(in, "onbuild") == 0)
+                        return sb_error_set(err, EINVAL,
+                                            "Dockerfile:%d: ONBUILD: Chaining ONBUILD via "
+                                            "`ONBUILD ONBUILD` isn't allowed",
+                                            n->start_line);
+                if (strcmp(in, "from") == 0 || strcmp(in, "maintainer") == 0) {
+                        char upper[16];
+                        upper_name(upper, sizeof(upper), in);
+                        return sb_error_set(err, EINVAL,
+                                            "Dockerfile:%d: ONBUILD: %s isn't allowed as an "
+                                            "ONBUILD trigger",
+                                            n->start_line, upper);
+                }
+        }
+        return 0;
+}
+
 static int run_stage(struct builder *b, size_t idx, sb_error_t *err)
 {
         const struct build_stage *s = &b->plan->stages[idx];
         struct stage_state *st = &b->states[idx];
         st->shell = NULL;
-        sb_strv_push(&st->shell, "/bin/sh");
-        sb_strv_push(&st->shell, "-c");
         if (s->implicit) {
                 int r = from_image(b, idx, st, err);
                 if (r < 0)
@@ -150,7 +261,11 @@ static int run_stage(struct builder *b, size_t idx, sb_error_t *err)
                 return sb_error_prefix(err, "Dockerfile:%d: FROM %s", s->from->start_line,
                                        s->base);
         progress(b, s->from, t0);
+        init_shell(st);
         bool cmd_set = false;
+        r = run_triggers(b, idx, st, &cmd_set, err);
+        if (r < 0)
+                return r;
         for (size_t k = 0; k < s->count; k++) {
                 const struct dockerfile_node *n = &b->df->nodes[s->first + k];
                 b->step++;
@@ -164,16 +279,79 @@ static int run_stage(struct builder *b, size_t idx, sb_error_t *err)
                 r = run_node(b, idx, st, n, &cmd_set, err);
                 if (r < 0) {
                         char upper[32];
-                        snprintf(upper, sizeof(upper), "%s", n->cmd);
-                        for (char *c = upper; *c; c++)
-                                if (*c >= 'a' && *c <= 'z')
-                                        *c = (char) (*c - 'a' + 'A');
+                        upper_name(upper, sizeof(upper), n->cmd);
                         return sb_error_prefix(err, "Dockerfile:%d: %s", n->start_line, upper);
                 }
                 progress(b, n, t0);
         }
         st->built = true;
         return 0;
+}
+
+/* Drop a key whose value Go's omitempty would leave out (empty, zero or false). */
+static void omit_empty(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        if (!v)
+                return;
+        if (json_is_null(v) || json_is_false(v) || (json_is_string(v) && !json_string_length(v)) ||
+            (json_is_array(v) && !json_array_size(v)) ||
+            (json_is_object(v) && !json_object_size(v)) ||
+            (json_is_integer(v) && !json_integer_value(v)))
+                json_object_del(o, key);
+}
+
+static void keep_only(json_t *o, const char *const *keys)
+{
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(o, tmp, k, v) {
+                bool known = false;
+                for (size_t i = 0; keys[i]; i++)
+                        known |= strcmp(k, keys[i]) == 0;
+                if (!known)
+                        json_object_del(o, k);
+                else
+                        omit_empty(o, k);
+        }
+}
+
+/*
+ * The config document as BuildKit writes it: the OCI image fields plus Docker's Healthcheck,
+ * OnBuild and Shell, empty fields left out, and nothing else a base image carried (docker's
+ * container_config, Hostname, Image...). History entries of this build carry BuildKit's
+ * Dockerfile comment.
+ */
+static void normalize_config(json_t *img)
+{
+        static const char *const top[] = { "created", "author", "architecture", "os",
+                                           "os.version", "os.features", "variant", "config",
+                                           "rootfs", "history", NULL };
+        static const char *const cfg[] = { "User", "ExposedPorts", "Env", "Entrypoint", "Cmd",
+                                           "Volumes", "WorkingDir", "Labels", "StopSignal",
+                                           "ArgsEscaped", "Healthcheck", "OnBuild", "Shell",
+                                           NULL };
+        static const char *const health[] = { "Test", "Interval", "Timeout", "StartPeriod",
+                                              "StartInterval", "Retries", NULL };
+        json_t *c = json_object_get(img, "config");
+        if (!json_is_object(c))
+                json_object_set_new(img, "config", json_object());
+        else {
+                keep_only(c, cfg);
+                if (json_is_object(json_object_get(c, "Healthcheck")))
+                        keep_only(json_object_get(c, "Healthcheck"), health);
+        }
+        keep_only(img, top);
+        if (!json_object_get(img, "config"))
+                json_object_set_new(img, "config", json_object());
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(img, "history"), i, h) {
+                json_t *comment = json_object_get(h, "comment");
+                if (json_is_string(comment) && strcmp(json_string_value(comment), "sbuild") == 0)
+                        json_object_set_new(h, "comment", json_string("buildkit.dockerfile.v0"));
+        }
 }
 
 static int finish_image(struct builder *b, struct stage_state *st, struct build_result *res,
@@ -190,18 +368,26 @@ static int finish_image(struct builder *b, struct stage_state *st, struct build_
                 }
                 json_object_set_new(labels, key, json_string(kv + strlen(key) + 1));
         }
+        image_format_t format;
+        int r = image_format_parse(b->opts->image_format, &format, err);
+        if (r < 0)
+                return sb_error_prefix(err, "--image-format");
+        build_plan_final_platform(b->plan, st->config);
+        normalize_config(st->config);
         cleanup_free char *data = json_dumps(st->config, JSON_COMPACT | JSON_SORT_KEYS);
         if (!data)
                 return sb_error_set(err, ENOMEM, "serialise the image config");
         struct image_descriptor config = { 0 };
-        snprintf(config.media_type, sizeof(config.media_type), "%s", IMAGE_MT_OCI_CONFIG);
-        int r = image_store_put_blob(b->store, data, strlen(data), config.digest, err);
+        /* the same config document in both formats, Healthcheck/Shell/OnBuild included */
+        snprintf(config.media_type, sizeof(config.media_type), "%s",
+                 format == IMAGE_FORMAT_DOCKER ? IMAGE_MT_DOCKER_CONFIG : IMAGE_MT_OCI_CONFIG);
+        r = image_store_put_blob(b->store, data, strlen(data), config.digest, err);
         if (r < 0)
                 return r;
         config.size = strlen(data);
         uint64_t size = 0;
-        r = image_manifest_write(b->store, &config, st->layers, st->n_layers,
-                                 res->manifest_digest, &size, err);
+        r = image_manifest_write_format(b->store, format, &config, st->layers, st->n_layers,
+                                        res->manifest_digest, &size, err);
         if (r < 0)
                 return r;
         memcpy(res->config_digest, config.digest, sizeof(res->config_digest));
@@ -245,15 +431,15 @@ int build_builder_main(void *arg)
         struct builder *b = arg;
         sb_error_t err = { 0 };
         struct build_result res = { 0 };
-        uint64_t store_fd = 0;
-        (void) sb_parse_u64(b->store_path + strlen("/proc/self/fd/"), INT32_MAX, &store_fd);
-        int keep[] = { b->context_fd, b->result_fd, (int) store_fd };
-        close_other_fds(keep, 3);
+        int keep[] = { b->context_fd, b->result_fd };
+        close_other_fds(keep, 2);
         int r = image_store_open(b->store_path, &b->store, &err);
         if (r >= 0)
                 r = image_store_mkdtemp(b->store, "empty-", &b->empty_dir, &err);
         if (r >= 0)
                 (void) chmod(b->empty_dir, 0755);
+        if (r >= 0)
+                r = check_onbuild(b->df, &err);
         b->states = sb_xcalloc(b->plan->n_stages, sizeof(*b->states));
         for (size_t i = 0; r >= 0 && i < b->plan->n_stages; i++) {
                 if (!b->plan->stages[i].needed)

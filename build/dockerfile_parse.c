@@ -106,17 +106,37 @@ char *dockerfile_node_dump(const struct dockerfile_node *n)
         return text_buf_take(&b);
 }
 
+/* Slots a NULL-terminated vector of `used` entries has: vectors grow by doubling, so that an
+ * instruction with hundreds of thousands of words (a 4 MiB ENV line) parses in linear time. */
+static size_t vec_cap(size_t used)
+{
+        size_t cap = 4;
+
+        while (cap < used + 1)
+                cap *= 2;
+        return cap;
+}
+
+/* Append s to the NULL-terminated vector *v of *n entries (allocated by this file). */
+static void vec_push_take(char ***v, size_t *n, char *s)
+{
+        if (*n == 0 || vec_cap(*n + 1) != vec_cap(*n))
+                *v = sb_xrealloc(*v, vec_cap(*n + 1) * sizeof(char *));
+        (*v)[*n] = s;
+        (*v)[++*n] = NULL;
+}
+
 static void node_add_arg(struct dockerfile_node *n, const char *s, size_t len)
 {
-        size_t c = sb_strv_len(n->args);
+        size_t c = n->n_args;
+        char *a = sb_xmalloc(len + 1);
 
-        n->args = sb_xrealloc(n->args, (c + 2) * sizeof(char *));
-        n->arg_lens = sb_xrealloc(n->arg_lens, (c + 1) * sizeof(size_t));
-        n->args[c] = sb_xmalloc(len + 1);
-        memcpy(n->args[c], s, len);
-        n->args[c][len] = '\0';
-        n->args[c + 1] = NULL;
+        if (c == 0 || vec_cap(c + 1) != vec_cap(c))
+                n->arg_lens = sb_xrealloc(n->arg_lens, vec_cap(c + 1) * sizeof(size_t));
+        memcpy(a, s, len);
+        a[len] = '\0';
         n->arg_lens[c] = len;
+        vec_push_take(&n->args, &n->n_args, a);
 }
 
 static void node_add_args(struct dockerfile_node *n, char *const *v)
@@ -179,6 +199,7 @@ static char **parse_words(const char *s, size_t n, char esc)
         enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
         struct text_buf w = { 0 };
         char **words = sb_xcalloc(1, sizeof(char *));
+        size_t n_words = 0;
         uint32_t quote = 0;
         bool blank_ok = false;
 
@@ -197,13 +218,13 @@ static char **parse_words(const char *s, size_t n, char esc)
                 }
                 if (pos >= n) {
                         if (blank_ok || w.len > 0)
-                                sb_strv_push_take(&words, text_buf_take(&w));
+                                vec_push_take(&words, &n_words, text_buf_take(&w));
                         break;
                 }
                 if (phase == IN_WORD && text_utf8_is_space(c)) {
                         phase = IN_SPACES;
                         if (blank_ok || w.len > 0)
-                                sb_strv_push_take(&words, text_buf_take(&w));
+                                vec_push_take(&words, &n_words, text_buf_take(&w));
                         text_buf_free(&w);
                         blank_ok = false;
                         pos += cl;
@@ -245,7 +266,7 @@ static size_t extract_flags(const char *s, size_t n, char ***flags)
         struct text_buf w = { 0 };
         bool blank_ok = false;
         char quote = 0;
-        size_t pos;
+        size_t pos, n_flags = sb_strv_len(*flags);
 
         for (pos = 0; pos <= n; pos++) {
                 char c = pos < n ? s[pos] : '\0';
@@ -262,7 +283,7 @@ static size_t extract_flags(const char *s, size_t n, char ***flags)
                 }
                 if (pos == n) {
                         if (!dashdash && (blank_ok || w.len > 0))
-                                sb_strv_push_take(flags, text_buf_take(&w));
+                                vec_push_take(flags, &n_flags, text_buf_take(&w));
                         break;
                 }
                 if (phase == IN_WORD) {
@@ -271,7 +292,7 @@ static size_t extract_flags(const char *s, size_t n, char ***flags)
                                 if (dashdash)
                                         break;
                                 if (blank_ok || w.len > 0)
-                                        sb_strv_push_take(flags, text_buf_take(&w));
+                                        vec_push_take(flags, &n_flags, text_buf_take(&w));
                                 w.len = 0;
                                 blank_ok = false;
                                 continue;
@@ -646,7 +667,7 @@ int dockerfile_parse(const char *text, size_t len, struct dockerfile **ret, sb_e
         struct dockerfile_directives d = { .esc = '\\' };
         struct scanner sc = { .s = text, .len = len };
         const char *raw, *nul;
-        size_t rl, nodes_cap = 0;
+        size_t rl, nodes_cap = 0, n_warnings = 0;
         int r = 0;
 
         if (len > DOCKERFILE_MAX_SIZE)
@@ -693,10 +714,10 @@ int dockerfile_parse(const char *text, size_t len, struct dockerfile **ret, sb_e
                         text_buf_add(&line, raw, rl);
                 }
                 if (empty_cont)
-                        sb_strv_push_take(&df->warnings,
-                                          sb_xasprintf("line %d: empty continuation line in "
-                                                       "instruction (a future BuildKit will "
-                                                       "refuse it)", start));
+                        vec_push_take(&df->warnings, &n_warnings,
+                                      sb_xasprintf("line %d: empty continuation line in "
+                                                   "instruction (a future BuildKit will "
+                                                   "refuse it)", start));
                 r = node_from_line(&n, line.p ? line.p : "", line.len, d.esc, 0, err);
                 n.start_line = start;
                 if (r >= 0 && can_contain_heredoc(&n)) {

@@ -28,6 +28,7 @@ struct dockerfile_node {
         struct dockerfile_node *inner; /* ONBUILD's instruction, else NULL */
         /* byte length of each args[i]: a JSON "\u0000" puts a NUL inside an argument */
         size_t *arg_lens;
+        size_t n_args; /* entries in args (and arg_lens) */
 };
 
 struct dockerfile {

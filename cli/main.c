@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_parse.h"
 #include "cli/cli_run.h"
 #include "sbuild_config.h"
 
@@ -11,10 +12,13 @@ static void main_help(void)
                "\n"
                "Usage:\n"
                "  sbuild run --context=DIR --dockerfile=FILE --destination=REF [flags]\n"
+               "  sbuild parse [--format=text|json] FILE\n"
                "  sbuild --help | --version\n"
                "\n"
                "Commands:\n"
                "  run        build a Dockerfile and push or save the image (see 'sbuild run --help')\n"
+               "  parse      print a Dockerfile's parsed instructions as text or JSON, without\n"
+               "             building (see 'sbuild parse --help')\n"
                "\n"
                "Each build runs in an unprivileged user namespace under a seccomp filter; a\n"
                "separate registry agent alone holds the registry credentials.\n",
@@ -38,6 +42,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(cmd, "run") == 0)
                 return cli_run(argc - 1, argv + 1);
+        if (strcmp(cmd, "parse") == 0)
+                return cli_parse(argc - 1, argv + 1);
         fprintf(stderr, "sbuild: unknown command '%s' (see 'sbuild --help')\n", cmd);
         return 2;
 }

@@ -20,6 +20,7 @@
 #include "common/sb_log.h"
 #include "common/sb_util.h"
 #include "image/image_internal.h"
+#include "image/image_owner.h"
 
 #define READ_CHUNK           (128u * 1024u)
 #define WHITEOUT_PREFIX      ".wh."
@@ -136,17 +137,20 @@ static int set_owner(int dirfd, const char *leaf, int fd, struct archive_entry *
 {
         uid_t uid = (uid_t) archive_entry_uid(e);
         gid_t gid = (gid_t) archive_entry_gid(e);
-        int r = fd >= 0 ? fchown(fd, uid, gid)
-                        : fchownat(dirfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
-        if (r == 0)
+        /* an id outside the user namespace's map is recorded in an xattr (image_owner.h) */
+        int r = image_owner_apply_fd(dirfd, leaf, fd, uid, gid);
+        if (r >= 0)
                 return 0;
-        /* an id outside the user namespace's map: keep the file, owned by the mapped root */
-        if (errno == EINVAL || errno == EPERM) {
-                sb_debug("entry '%s': cannot chown to %u:%u, ignoring", entry, (unsigned) uid,
-                         (unsigned) gid);
+        /*
+         * No permission, or nowhere to record (no user xattrs, xattr space full): keep the
+         * entry, owned by the mapped root, as a layer extracted without owners would be.
+         */
+        if (r == -EPERM || r == -ENOTSUP || r == -ENOSPC || r == -E2BIG) {
+                sb_debug("entry '%s': cannot chown or record owner %u:%u (%s), ignoring", entry,
+                         (unsigned) uid, (unsigned) gid, strerror(-r));
                 return 0;
         }
-        return sb_error_errno(err, errno, "entry '%s': chown", entry);
+        return sb_error_errno(err, -r, "entry '%s': chown", entry);
 }
 
 static int set_xattrs(int fd, struct archive_entry *e, const char *entry, sb_error_t *err)

@@ -18,6 +18,7 @@
 #include "common/sb_cleanup.h"
 #include "common/sb_util.h"
 #include "image/image_internal.h"
+#include "image/image_owner.h"
 
 #define ZBUF_SIZE             (64u * 1024u)
 #define COPY_SIZE             (128u * 1024u)
@@ -141,7 +142,8 @@ static bool overlay_xattr(const char *name)
 
 bool image_layer_keep_xattr(const char *name)
 {
-        if (overlay_xattr(name))
+        /* owner records describe the store tree; in a layer they would forge owners */
+        if (overlay_xattr(name) || image_owner_is_record_xattr(name))
                 return false;
         return sb_str_has_prefix(name, "user.") || strcmp(name, "security.capability") == 0;
 }
@@ -200,6 +202,20 @@ static struct archive_entry *new_entry(const char *path, const struct stat *st, 
         return e;
 }
 
+/*
+ * st with the owner to write for dirfd/name: the one recorded where the user namespace could
+ * not chown (image_owner.h), else the real one. fd: the entry's open fd, or -1.
+ */
+static int owner_stat(int dirfd, const char *name, int fd, const struct stat *st, const char *path,
+                      struct stat *ret, sb_error_t *err)
+{
+        *ret = *st;
+        int r = image_owner_lookup(dirfd, name, fd, st, &ret->st_uid, &ret->st_gid);
+        if (r < 0)
+                return sb_error_errno(err, -r, "read recorded owner of '%s'", path);
+        return 0;
+}
+
 static int write_header(struct writer *w, struct archive_entry *e, sb_error_t *err)
 {
         int ar = archive_write_header(w->a, e);
@@ -244,12 +260,16 @@ static int emit_regular(struct writer *w, int dirfd, const struct dirent_info *d
                 return sb_error_errno(err, errno, "stat '%s'", path);
         if (st.st_ino != d->st.st_ino || st.st_dev != d->st.st_dev || !S_ISREG(st.st_mode))
                 return sb_error_set(err, EBUSY, "'%s' changed while the layer was written", path);
+        struct stat own;
+        int r = owner_stat(dirfd, d->name, fd, &st, path, &own, err);
+        if (r < 0)
+                return r;
 
         if (st.st_nlink > 1) {
                 struct link_node key = { .dev = st.st_dev, .ino = st.st_ino };
                 struct link_node **found = tfind(&key, &w->links, link_cmp);
                 if (found) {
-                        struct archive_entry *e = new_entry(path, &st, st.st_mode);
+                        struct archive_entry *e = new_entry(path, &own, st.st_mode);
                         archive_entry_copy_hardlink(e, (*found)->name);
                         archive_entry_set_size(e, 0);
                         return write_header(w, e, err);
@@ -261,9 +281,9 @@ static int emit_regular(struct writer *w, int dirfd, const struct dirent_info *d
                         abort();
         }
 
-        struct archive_entry *e = new_entry(path, &st, st.st_mode);
+        struct archive_entry *e = new_entry(path, &own, st.st_mode);
         archive_entry_set_size(e, st.st_size);
-        int r = add_xattrs(fd, path, e, NULL, err);
+        r = add_xattrs(fd, path, e, NULL, err);
         if (r < 0) {
                 archive_entry_free(e);
                 return r;
@@ -284,7 +304,11 @@ static int emit_symlink(struct writer *w, int dirfd, const struct dirent_info *d
         if ((size_t) n >= sizeof(target))
                 return sb_error_set(err, ENAMETOOLONG, "symlink target of '%s' too long", path);
         target[n] = '\0';
-        struct archive_entry *e = new_entry(path, &d->st, d->st.st_mode);
+        struct stat own;
+        int r = owner_stat(dirfd, d->name, -1, &d->st, path, &own, err);
+        if (r < 0)
+                return r;
+        struct archive_entry *e = new_entry(path, &own, d->st.st_mode);
         archive_entry_copy_symlink(e, target);
         return write_header(w, e, err);
 }
@@ -304,9 +328,13 @@ static int emit_dir(struct writer *w, int dirfd, const struct dirent_info *d, ch
         if (st.st_ino != d->st.st_ino || st.st_dev != d->st.st_dev)
                 return sb_error_set(err, EBUSY, "'%s' changed while the layer was written", path);
 
+        struct stat own;
+        int r = owner_stat(dirfd, d->name, fd, &st, path, &own, err);
+        if (r < 0)
+                return r;
         bool opaque = false;
-        struct archive_entry *e = new_entry(path, &st, st.st_mode);
-        int r = add_xattrs(fd, path, e, &opaque, err);
+        struct archive_entry *e = new_entry(path, &own, st.st_mode);
+        r = add_xattrs(fd, path, e, &opaque, err);
         if (r < 0) {
                 archive_entry_free(e);
                 return r;
@@ -317,7 +345,7 @@ static int emit_dir(struct writer *w, int dirfd, const struct dirent_info *d, ch
         if (opaque) {
                 /* right after its directory, so readers apply it before the new children */
                 cleanup_free char *marker = sb_xasprintf("%s%s", path, OPAQUE_MARKER);
-                e = new_entry(marker, &st, S_IFREG);
+                e = new_entry(marker, &own, S_IFREG);
                 archive_entry_set_size(e, 0);
                 r = write_header(w, e, err);
                 if (r < 0)
@@ -427,7 +455,11 @@ static int walk(struct writer *w, int dirfd, char *path, size_t path_len, sb_err
                         r = emit_symlink(w, dirfd, d, path, err);
                 } else {
                         /* devices and fifos: header only */
-                        struct archive_entry *e = new_entry(path, &d->st, d->st.st_mode);
+                        struct stat own;
+                        r = owner_stat(dirfd, d->name, -1, &d->st, path, &own, err);
+                        if (r < 0)
+                                break;
+                        struct archive_entry *e = new_entry(path, &own, d->st.st_mode);
                         if (S_ISCHR(d->st.st_mode) || S_ISBLK(d->st.st_mode)) {
                                 archive_entry_set_rdevmajor(e, major(d->st.st_rdev));
                                 archive_entry_set_rdevminor(e, minor(d->st.st_rdev));

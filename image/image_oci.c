@@ -304,12 +304,6 @@ void image_host_platform(const char **ret_os, const char **ret_arch, const char 
                 *ret_variant = variant;
 }
 
-static json_t *descriptor_json(const struct image_descriptor *d)
-{
-        return json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest, "size",
-                         (json_int_t) d->size);
-}
-
 static int check_descriptor(const struct image_descriptor *d, const char *what, sb_error_t *err)
 {
         if (!sb_digest_valid(d->digest))
@@ -321,11 +315,64 @@ static int check_descriptor(const struct image_descriptor *d, const char *what, 
         return 0;
 }
 
+int image_format_parse(const char *name, image_format_t *ret, sb_error_t *err)
+{
+        if (!name || strcmp(name, "oci") == 0)
+                *ret = IMAGE_FORMAT_OCI;
+        else if (strcmp(name, "docker") == 0)
+                *ret = IMAGE_FORMAT_DOCKER;
+        else
+                return sb_error_set(err, EINVAL, "image format '%s': must be oci or docker",
+                                   name);
+        return 0;
+}
+
+/* The media type a config or layer descriptor has in format; NULL when it has none. */
+static const char *media_type_in(image_format_t format, const char *mt, bool config)
+{
+        if (config) {
+                if (strcmp(mt, IMAGE_MT_OCI_CONFIG) != 0 &&
+                    strcmp(mt, IMAGE_MT_DOCKER_CONFIG) != 0)
+                        return NULL;
+                return format == IMAGE_FORMAT_DOCKER ? IMAGE_MT_DOCKER_CONFIG
+                                                     : IMAGE_MT_OCI_CONFIG;
+        }
+        bool gzip = strcmp(mt, IMAGE_MT_OCI_LAYER_GZIP) == 0 ||
+                    strcmp(mt, IMAGE_MT_DOCKER_LAYER) == 0;
+        if (format == IMAGE_FORMAT_DOCKER)
+                return gzip ? IMAGE_MT_DOCKER_LAYER : NULL;
+        return gzip ? IMAGE_MT_OCI_LAYER_GZIP : mt;
+}
+
+static json_t *descriptor_json_as(const struct image_descriptor *d, const char *media_type,
+                                  image_format_t format)
+{
+        /* docker's distribution writes mediaType, size, digest; OCI tools mediaType, digest,
+         * size. Either order parses everywhere; follow each format's own writers. */
+        if (format == IMAGE_FORMAT_DOCKER)
+                return json_pack("{s:s, s:I, s:s}", "mediaType", media_type, "size",
+                                 (json_int_t) d->size, "digest", d->digest);
+        return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", d->digest, "size",
+                         (json_int_t) d->size);
+}
+
 int image_manifest_write(const struct image_store *s, const struct image_descriptor *config,
                          const struct image_descriptor *layers, size_t n_layers,
                          char ret_digest[SB_DIGEST_STR_LEN + 1], uint64_t *ret_size,
                          sb_error_t *err)
 {
+        return image_manifest_write_format(s, IMAGE_FORMAT_OCI, config, layers, n_layers,
+                                           ret_digest, ret_size, err);
+}
+
+int image_manifest_write_format(const struct image_store *s, image_format_t format,
+                                const struct image_descriptor *config,
+                                const struct image_descriptor *layers, size_t n_layers,
+                                char ret_digest[SB_DIGEST_STR_LEN + 1], uint64_t *ret_size,
+                                sb_error_t *err)
+{
+        if (format != IMAGE_FORMAT_OCI && format != IMAGE_FORMAT_DOCKER)
+                return sb_error_set(err, EINVAL, "unknown image format %d", (int) format);
         if (n_layers > IMAGE_LAYERS_MAX)
                 return sb_error_set(err, E2BIG, "%zu layers, limit is %u", n_layers,
                                     IMAGE_LAYERS_MAX);
@@ -334,14 +381,27 @@ int image_manifest_write(const struct image_store *s, const struct image_descrip
                 r = check_descriptor(&layers[i], "layer", err);
         if (r < 0)
                 return r;
+        const char *config_mt = media_type_in(format, config->media_type, true);
+        if (!config_mt)
+                return sb_error_set(err, EINVAL,
+                                    "config: media type '%s' is not an image config",
+                                    config->media_type);
 
         json_auto_t *arr = json_array();
-        for (size_t i = 0; i < n_layers; i++)
-                json_array_append_new(arr, descriptor_json(&layers[i]));
+        for (size_t i = 0; i < n_layers; i++) {
+                const char *mt = media_type_in(format, layers[i].media_type, false);
+                if (!mt)
+                        return sb_error_set(err, EINVAL,
+                                            "layer %zu: media type '%s' cannot be written in a "
+                                            "Docker schema2 manifest",
+                                            i, layers[i].media_type);
+                json_array_append_new(arr, descriptor_json_as(&layers[i], mt, format));
+        }
         /* jansson keeps insertion order, so the bytes (and the digest) are stable */
-        json_auto_t *root =
-                json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType",
-                          IMAGE_MT_OCI_MANIFEST, "config", descriptor_json(config), "layers", arr);
+        json_auto_t *root = json_pack(
+                "{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType",
+                format == IMAGE_FORMAT_DOCKER ? IMAGE_MT_DOCKER_MANIFEST : IMAGE_MT_OCI_MANIFEST,
+                "config", descriptor_json_as(config, config_mt, format), "layers", arr);
         if (!root)
                 return sb_error_set(err, ENOMEM, "build manifest JSON");
         cleanup_free char *text = json_dumps(root, JSON_COMPACT);

@@ -78,6 +78,27 @@ int image_manifest_write(const struct image_store *s, const struct image_descrip
                          char ret_digest[SB_DIGEST_STR_LEN + 1], uint64_t *ret_size,
                          sb_error_t *err);
 
+/* The manifest format an image is written in. */
+typedef enum {
+        IMAGE_FORMAT_OCI,    /* OCI image manifest, OCI media types */
+        IMAGE_FORMAT_DOCKER, /* Docker image manifest v2 schema 2 */
+} image_format_t;
+
+/* "oci" or "docker" (NULL means "oci"); -EINVAL naming the value otherwise. */
+int image_format_parse(const char *name, image_format_t *ret, sb_error_t *err);
+
+/*
+ * image_manifest_write in the given format. The descriptors' media types are translated to
+ * the format's names: for DOCKER the config becomes IMAGE_MT_DOCKER_CONFIG and gzip layers
+ * IMAGE_MT_DOCKER_LAYER (a layer schema2 cannot name, such as zstd, is -EINVAL); for OCI a
+ * Docker config or gzip layer gets its OCI name. The blobs are the same bytes either way.
+ */
+int image_manifest_write_format(const struct image_store *s, image_format_t format,
+                                const struct image_descriptor *config,
+                                const struct image_descriptor *layers, size_t n_layers,
+                                char ret_digest[SB_DIGEST_STR_LEN + 1], uint64_t *ret_size,
+                                sb_error_t *err);
+
 /*
  * Write (or add to) an OCI image layout at dir: oci-layout, index.json, and every blob the
  * manifest references, copied from the store. ref_name (may be NULL) becomes the

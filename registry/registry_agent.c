@@ -224,6 +224,30 @@ static json_t *error_reply(const sb_error_t *e)
                          e->msg[0] ? e->msg : "unknown error");
 }
 
+/* {"op":"fetch","url":...,"checksum":...?} -> {"digest","size","name","last_modified"} */
+static json_t *handle_fetch(const struct image_store *s, const sb_error_t *store_err,
+                            const struct registry_options *opts, json_t *req)
+{
+        const char *url = json_string_value(json_object_get(req, "url"));
+        const char *checksum = json_string_value(json_object_get(req, "checksum"));
+        struct registry_fetched f = { 0 };
+        sb_error_t err = { 0 };
+
+        if (!s)
+                return error_reply(store_err);
+        if (!url) {
+                sb_error_set(&err, EINVAL, "fetch without a url");
+                return error_reply(&err);
+        }
+        if (registry_fetch_url(opts, s, url, checksum, REGISTRY_FETCH_MAX, &f, &err) < 0)
+                return error_reply(&err);
+        json_t *reply = json_pack("{s:b, s:s, s:I, s:s, s:I}", "ok", 1, "digest", f.digest,
+                                  "size", (json_int_t) f.size, "name", f.name, "last_modified",
+                                  (json_int_t) f.last_modified);
+        registry_fetched_done(&f);
+        return reply;
+}
+
 static json_t *handle(const struct image_store *s, const sb_error_t *store_err,
                       const struct registry_options *opts, json_t *req)
 {
@@ -232,6 +256,8 @@ static json_t *handle(const struct image_store *s, const sb_error_t *store_err,
         json_t *reply = NULL;
         sb_error_t err = { 0 };
 
+        if (op && strcmp(op, "fetch") == 0)
+                return handle_fetch(s, store_err, opts, req);
         if (!op || !ref) {
                 sb_error_set(&err, EINVAL, "malformed request to the registry agent");
                 return error_reply(&err);
@@ -540,6 +566,44 @@ int registry_agent_push(struct registry_agent *a, const char *ref, const char *m
                                     ref);
         }
         memcpy(ret_digest, d, SB_DIGEST_STR_LEN + 1);
+        json_decref(reply);
+        return 0;
+}
+
+void registry_fetched_done(struct registry_fetched *f)
+{
+        if (!f)
+                return;
+        free(f->name);
+        memset(f, 0, sizeof(*f));
+}
+
+int registry_agent_fetch(struct registry_agent *a, const char *url, const char *checksum,
+                         struct registry_fetched *ret, sb_error_t *err)
+{
+        json_t *req, *reply = NULL;
+        int r;
+
+        req = json_pack("{s:s, s:s}", "op", "fetch", "url", url ? url : "");
+        if (checksum)
+                json_object_set_new(req, "checksum", json_string(checksum));
+        r = agent_call(a, req, &reply, err);
+        if (r < 0)
+                return r;
+        const char *d = json_string_value(json_object_get(reply, "digest"));
+        const char *name = json_string_value(json_object_get(reply, "name"));
+        json_t *size = json_object_get(reply, "size");
+        json_t *lm = json_object_get(reply, "last_modified");
+        if (!d || !sb_digest_valid(d) || !name || !*name || strchr(name, '/') ||
+            !json_is_integer(size) || json_integer_value(size) < 0 || !json_is_integer(lm)) {
+                json_decref(reply);
+                return sb_error_set(err, EBADMSG, "fetch '%s': malformed reply from the "
+                                    "registry agent", url);
+        }
+        memcpy(ret->digest, d, SB_DIGEST_STR_LEN + 1);
+        ret->size = (uint64_t) json_integer_value(size);
+        ret->name = sb_xstrdup(name);
+        ret->last_modified = (int64_t) json_integer_value(lm);
         json_decref(reply);
         return 0;
 }

@@ -53,3 +53,23 @@ int registry_agent_pull(struct registry_agent *a, const char *ref, const char *o
  */
 int registry_agent_push(struct registry_agent *a, const char *ref, const char *manifest_digest,
                         char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
+
+/* The most an ADD URL download may be; larger downloads fail and leave nothing. */
+#define REGISTRY_FETCH_MAX (8ull * 1024 * 1024 * 1024)
+
+struct registry_fetched {
+        char digest[SB_DIGEST_STR_LEN + 1]; /* the store blob holding the body */
+        uint64_t size;
+        char *name;            /* the URL path's last component ("download" when it has none) */
+        int64_t last_modified; /* Last-Modified as seconds since the epoch; 0 when absent */
+};
+void registry_fetched_done(struct registry_fetched *f);
+
+/*
+ * Download url (http or https only; https certificates verified unless --skip-tls-verify;
+ * redirects followed within http(s)) into a store blob, at most REGISTRY_FETCH_MAX bytes.
+ * No registry credentials are sent. With checksum ("sha256:<hex>") the body must match it
+ * (-EBADMSG naming the URL and both digests). A 404 is -ENOENT.
+ */
+int registry_agent_fetch(struct registry_agent *a, const char *url, const char *checksum,
+                         struct registry_fetched *ret, sb_error_t *err);

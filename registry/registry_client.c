@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,5 +272,94 @@ int registry_client_put_manifest(struct registry_client *c, const char *referenc
         memcpy(ret_digest, digest, sizeof(digest));
 out:
         registry_http_xfer_done(&x);
+        return r;
+}
+
+/* Go's path.Base of the URL's decoded path, as BuildKit names a downloaded file. */
+static char *url_file_name(CURLU *u)
+{
+        char *path = NULL;
+        char *name = NULL;
+        if (curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK && path) {
+                size_t len = strlen(path);
+                while (len > 1 && path[len - 1] == '/')
+                        len--;
+                path[len] = '\0';
+                const char *slash = strrchr(path, '/');
+                const char *base = slash ? slash + 1 : path;
+                if (*base && strcmp(base, ".") != 0 && strcmp(base, "..") != 0 &&
+                    strlen(base) < 256 && !strpbrk(base, "\r\n"))
+                        name = sb_xstrdup(base);
+        }
+        curl_free(path);
+        return name ? name : sb_xstrdup("download");
+}
+
+int registry_fetch_url(const struct registry_options *opts, const struct image_store *s,
+                       const char *url, const char *checksum, uint64_t max,
+                       struct registry_fetched *ret, sb_error_t *err)
+{
+        struct registry_xfer x = { .method = "GET", .url = url, .follow = true, .limit = max,
+                                   .up_fd = -1 };
+        struct registry_client c = { .skip_tls_verify = opts->skip_tls_verify,
+                                     .allow_http = true };
+        char digest[SB_DIGEST_STR_LEN + 1];
+        char *host = NULL;
+        CURLU *u = NULL;
+        int r;
+
+        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+                return sb_error_set(err, EPROTONOSUPPORT,
+                                    "'%s': only http and https URLs can be fetched", url);
+        if (checksum && !sb_digest_valid(checksum))
+                return sb_error_set(err, EINVAL, "'%s': invalid checksum '%s'", url, checksum);
+        u = curl_url();
+        if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+                curl_url_cleanup(u);
+                return sb_error_set(err, EINVAL, "'%s' is not a valid URL", url);
+        }
+        c.curl = curl_easy_init();
+        c.host = sb_xstrdup(host);
+        curl_free(host);
+        if (!c.curl) {
+                r = sb_error_set(err, ENOMEM, "cannot initialise libcurl");
+                goto out;
+        }
+        r = image_blob_writer_new(s, &x.writer, err);
+        if (r < 0)
+                goto out;
+        r = registry_http_perform(&c, &x, err);
+        if (r < 0)
+                goto out;
+        if (x.status != 200) {
+                r = registry_http_error(&c, &x, NULL, err);
+                goto out;
+        }
+        ret->size = image_blob_writer_size(x.writer);
+        r = image_blob_writer_commit(steal_pointer(&x.writer), NULL, digest, err);
+        if (r < 0)
+                goto out;
+        if (checksum && strcmp(checksum, digest) != 0) {
+                r = sb_error_set(err, EBADMSG, "checksum mismatch: expected %s, got %s",
+                                 checksum, digest);
+                goto out;
+        }
+        memcpy(ret->digest, digest, sizeof(digest));
+        ret->name = url_file_name(u);
+        ret->last_modified = 0;
+        if (x.last_modified) {
+                time_t t = curl_getdate(x.last_modified, NULL);
+                ret->last_modified = t > 0 ? (int64_t) t : 0;
+        }
+        r = 0;
+out:
+        if (r < 0)
+                sb_error_prefix(err, "fetch '%s'", url);
+        image_blob_writer_abort(x.writer);
+        registry_http_xfer_done(&x);
+        curl_easy_cleanup(c.curl);
+        free(c.host);
+        curl_url_cleanup(u);
         return r;
 }

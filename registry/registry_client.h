@@ -54,3 +54,11 @@ int registry_client_put_blob(struct registry_client *c, const struct image_store
 int registry_client_put_manifest(struct registry_client *c, const char *reference,
                                  const char *media_type, const char *body, size_t len,
                                  char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
+
+/*
+ * The agent's side of registry_agent_fetch, with the size cap as a parameter (max bytes).
+ * Runs in the process that calls it; no credentials are loaded or sent.
+ */
+int registry_fetch_url(const struct registry_options *opts, const struct image_store *s,
+                       const char *url, const char *checksum, uint64_t max,
+                       struct registry_fetched *ret, sb_error_t *err);

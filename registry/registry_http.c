@@ -32,7 +32,8 @@ static void xfer_reset_response(struct registry_xfer *x)
         free(x->location);
         free(x->content_digest);
         free(x->content_type_resp);
-        x->location = x->content_digest = x->content_type_resp = NULL;
+        free(x->last_modified);
+        x->location = x->content_digest = x->content_type_resp = x->last_modified = NULL;
         for (size_t i = 0; i < x->n_challenges; i++) {
                 free(x->challenges[i]);
                 x->challenges[i] = NULL;
@@ -127,6 +128,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
                 slot = &x->content_digest;
         else if (nlen == 12 && strncasecmp(p, "content-type", 12) == 0)
                 slot = &x->content_type_resp;
+        else if (nlen == 13 && strncasecmp(p, "last-modified", 13) == 0)
+                slot = &x->last_modified;
         else if (nlen == 16 && strncasecmp(p, "www-authenticate", 16) == 0 &&
                  x->n_challenges < CHALLENGES_MAX)
                 slot = &x->challenges[x->n_challenges++];
@@ -561,6 +564,14 @@ int registry_http_request(struct registry_client *c, struct registry_xfer *x, sb
                 if (r <= 0)
                         return r;
         }
+}
+
+int registry_http_perform(struct registry_client *c, struct registry_xfer *x, sb_error_t *err)
+{
+        CURLcode rc = perform_once(c, x);
+        if (rc != CURLE_OK)
+                return transport_error(c, x, rc, err);
+        return 0;
 }
 
 /* Choose the scheme with GET /v2/: https first; http when allowed and https fails. */

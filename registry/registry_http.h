@@ -54,6 +54,7 @@ struct registry_xfer {
         char *body;
         size_t body_len, body_cap, body_max;
         bool too_big;
+        char *last_modified; /* Last-Modified of the last hop, or NULL */
 };
 
 /* Free the response fields and body of x (not x itself). */
@@ -71,3 +72,5 @@ int registry_http_request(struct registry_client *c, struct registry_xfer *x, sb
 /* Turn a non-success response into a one-line error (what: prefix, may be NULL). */
 int registry_http_error(struct registry_client *c, struct registry_xfer *x, const char *what,
                         sb_error_t *err);
+/* Perform x once, without authentication (ADD URL downloads). 0 with x->status, or -errno. */
+int registry_http_perform(struct registry_client *c, struct registry_xfer *x, sb_error_t *err);

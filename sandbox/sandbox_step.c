@@ -4,13 +4,17 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <net/if.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -233,6 +237,52 @@ static void __attribute__((noreturn)) step_command(const struct sandbox_step *s,
 
 /* ---- the step's init (pid 1 of the step's pid namespace) ---------------------------------- */
 
+/* In a fresh network namespace the loopback exists but is down: bring it up. */
+static int loopback_up(sb_error_t *e)
+{
+        cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return sb_error_errno(e, errno, "socket for the loopback");
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return sb_error_errno(e, errno, "SIOCGIFFLAGS lo");
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return sb_error_errno(e, errno, "bringing up the loopback (SIOCSIFFLAGS lo)");
+        return 0;
+}
+
+/*
+ * After the pivot: a small tmpfs at /dev/pipes (exec allowed, unlike /dev) holding the one
+ * file, then made read-only. It lives in the step's mount namespace only.
+ */
+static int setup_pipe(const struct sandbox_step *s, sb_error_t *e)
+{
+        if (mkdir("/dev/pipes", 0755) < 0 && errno != EEXIST)
+                return sb_error_errno(e, errno, "mkdir /dev/pipes");
+        if (mount("tmpfs", "/dev/pipes", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                return sb_error_errno(e, errno, "mounting tmpfs on /dev/pipes");
+        cleanup_close int dir = open("/dev/pipes", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0)
+                return sb_error_errno(e, errno, "open /dev/pipes");
+        int fd = openat(dir, s->pipe_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0755);
+        if (fd < 0)
+                return sb_error_errno(e, errno, "creating /dev/pipes/%s", s->pipe_name);
+        bool ok = sb_write_all(fd, s->pipe_data, s->pipe_len) >= 0 && fchmod(fd, 0755) == 0;
+        int saved = errno;
+        /* a file open for writing would make the read-only remount fail with EBUSY */
+        if (close(fd) < 0 || !ok)
+                return sb_error_errno(e, ok ? errno : saved, "writing /dev/pipes/%s",
+                                      s->pipe_name);
+        if (mount(NULL, "/dev/pipes", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                  NULL) < 0)
+                return sb_error_errno(e, errno, "making /dev/pipes read-only");
+        return 0;
+}
+
 static int step_init(const struct sandbox_step *s, int msg_fd)
 {
         struct step_msg m = { .type = MSG_ERROR };
@@ -248,6 +298,8 @@ static int step_init(const struct sandbox_step *s, int msg_fd)
                 sb_error_errno(e, errno, "sethostname '%s'", host);
                 goto fail;
         }
+        if (s->network_none && loopback_up(e) < 0)
+                goto fail;
         if (sandbox_overlay_mount(s->lowerdirs, s->upperdir, s->workdir, s->mountpoint, e) < 0)
                 goto fail;
         int rootfd = open(s->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -261,6 +313,8 @@ static int step_init(const struct sandbox_step *s, int msg_fd)
                 goto fail;
         }
         close(rootfd);
+        if (s->pipe_name && setup_pipe(s, e) < 0)
+                goto fail;
 
         int ep[2];
         if (pipe2(ep, O_CLOEXEC) < 0) {
@@ -336,6 +390,11 @@ int sandbox_step_run(const struct sandbox_step *step, int *ret_status, sb_error_
                 return sb_error_set(err, EINVAL, "incomplete step description");
         if (fcntl(step->stdout_fd, F_GETFD) < 0 || fcntl(step->stderr_fd, F_GETFD) < 0)
                 return sb_error_set(err, EBADF, "step output fds are not open");
+        const char *pn = step->pipe_name;
+        if (pn && (!*pn || strchr(pn, '/') || strcmp(pn, ".") == 0 || strcmp(pn, "..") == 0 ||
+                   strlen(pn) > NAME_MAX || (step->pipe_len > 0 && !step->pipe_data) ||
+                   step->pipe_len > SANDBOX_STEP_PIPE_MAX))
+                return sb_error_set(err, EINVAL, "bad /dev/pipes file for the step");
 
         int msg[2];
         if (pipe2(msg, O_CLOEXEC) < 0)
@@ -346,6 +405,9 @@ int sandbox_step_run(const struct sandbox_step *step, int *ret_status, sb_error_
          * UTS and IPC: per-step hostname, and no SysV IPC objects left behind.
          */
         unsigned long flags = SIGCHLD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+        /* --network=none: a network namespace of its own, with only the loopback */
+        if (step->network_none)
+                flags |= CLONE_NEWNET;
         pid_t pid = (pid_t) syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
         if (pid < 0) {
                 int e = errno;

@@ -25,7 +25,23 @@ struct sandbox_step {
         const char *hostname; /* NULL: "sbuild" */
         int stdout_fd;        /* the command's output goes here (inherited as fds 1 and 2) */
         int stderr_fd;
+        /*
+         * RUN --network=none: the step gets a new network namespace whose only interface is
+         * the loopback, brought up. false: the builder's (the host's) network.
+         */
+        bool network_none;
+        /*
+         * A file shown read-only at /dev/pipes/<pipe_name> (mode 0755, on its own tmpfs so it
+         * may be executed), never in the layer: BuildKit's way of running a RUN heredoc that
+         * starts with "#!". pipe_name NULL: none. The name must be a plain file name.
+         */
+        const char *pipe_name;
+        const char *pipe_data;
+        size_t pipe_len;
 };
+
+/* The largest pipe_data sandbox_step_run accepts. */
+#define SANDBOX_STEP_PIPE_MAX (4u * 1024u * 1024u)
 
 /*
  * Run the step; *ret_status is the wait status of the command (WIFEXITED...). Everything the

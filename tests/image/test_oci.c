@@ -215,3 +215,235 @@ Test(image_oci, host_platform_is_named_as_oci_does)
         cr_assert_str_eq(variant, "v8");
 #endif
 }
+
+/* --- writing manifests in each format --------------------------------------------------- */
+
+struct written {
+        struct image_store *store;
+        const char *dir;
+        struct image_descriptor config, layers[2];
+};
+
+/* A store holding a config blob and two gzip layer blobs named the OCI way, as the builder
+ * makes them. */
+static void written_setup(struct written *w)
+{
+        sb_error_t err = { 0 };
+        w->dir = scratch_dir();
+        w->store = open_store(w->dir);
+        const char *blobs[] = { "{\"architecture\":\"amd64\",\"os\":\"linux\"}", "layer-one",
+                                "layer-two" };
+        struct image_descriptor *d[] = { &w->config, &w->layers[0], &w->layers[1] };
+        for (size_t i = 0; i < 3; i++) {
+                cr_assert_eq(image_store_put_blob(w->store, blobs[i], strlen(blobs[i]),
+                                                  d[i]->digest, &err),
+                             0, "%s", err.msg);
+                d[i]->size = strlen(blobs[i]);
+                snprintf(d[i]->media_type, sizeof(d[i]->media_type), "%s",
+                         i == 0 ? IMAGE_MT_OCI_CONFIG : IMAGE_MT_OCI_LAYER_GZIP);
+        }
+}
+
+static void written_done(struct written *w)
+{
+        image_store_free(w->store);
+        scratch_remove(w->dir);
+}
+
+/* The stored manifest digest as a JSON document. */
+static json_t *load_manifest(struct written *w, const char *digest, uint64_t size)
+{
+        char *body = NULL;
+        size_t len = 0;
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_store_read_blob(w->store, digest, IMAGE_MANIFEST_MAX, &body, &len, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(len, size);
+        json_t *doc = json_loadb(body, len, 0, NULL);
+        cr_assert_not_null(doc);
+        free(body);
+        return doc;
+}
+
+Test(image_oci, docker_manifest_names_docker_media_types_for_the_same_blobs)
+{
+        struct written w;
+        written_setup(&w);
+        char digest[SB_DIGEST_STR_LEN + 1];
+        uint64_t size = 0;
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_DOCKER, &w.config, w.layers,
+                                                 2, digest, &size, &err),
+                     0, "%s", err.msg);
+        json_t *doc = load_manifest(&w, digest, size);
+        cr_assert_eq(json_integer_value(json_object_get(doc, "schemaVersion")), 2);
+        cr_assert_str_eq(json_string_value(json_object_get(doc, "mediaType")),
+                         IMAGE_MT_DOCKER_MANIFEST);
+        json_t *c = json_object_get(doc, "config");
+        cr_assert_str_eq(json_string_value(json_object_get(c, "mediaType")),
+                         IMAGE_MT_DOCKER_CONFIG);
+        cr_assert_str_eq(json_string_value(json_object_get(c, "digest")), w.config.digest);
+        cr_assert_eq(json_integer_value(json_object_get(c, "size")), (json_int_t) w.config.size);
+        json_t *layers = json_object_get(doc, "layers");
+        cr_assert_eq(json_array_size(layers), 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *l = json_array_get(layers, i);
+                cr_assert_str_eq(json_string_value(json_object_get(l, "mediaType")),
+                                 IMAGE_MT_DOCKER_LAYER);
+                cr_assert_str_eq(json_string_value(json_object_get(l, "digest")),
+                                 w.layers[i].digest);
+                cr_assert_eq(json_integer_value(json_object_get(l, "size")),
+                             (json_int_t) w.layers[i].size);
+        }
+        json_decref(doc);
+
+        /* and it reads back through the parser the puller uses */
+        char *body = NULL;
+        size_t len = 0;
+        cr_assert_eq(image_store_read_blob(w.store, digest, IMAGE_MANIFEST_MAX, &body, &len, &err),
+                     0);
+        cr_assert_str_eq(image_manifest_kind(body, len, NULL), IMAGE_MT_DOCKER_MANIFEST);
+        struct image_manifest *m = NULL;
+        cr_assert_eq(image_manifest_parse(body, len, &m, &err), 0, "%s", err.msg);
+        cr_assert_eq(m->n_layers, 2);
+        cr_assert_str_eq(m->layers[1].digest, w.layers[1].digest);
+        image_manifest_free(m);
+        free(body);
+        written_done(&w);
+}
+
+Test(image_oci, oci_and_docker_manifests_of_one_image_differ_only_in_names)
+{
+        struct written w;
+        written_setup(&w);
+        char oci[SB_DIGEST_STR_LEN + 1], docker[SB_DIGEST_STR_LEN + 1], old[SB_DIGEST_STR_LEN + 1];
+        uint64_t oci_size = 0, docker_size = 0, old_size = 0;
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_OCI, &w.config, w.layers, 2,
+                                                 oci, &oci_size, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_DOCKER, &w.config, w.layers,
+                                                 2, docker, &docker_size, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(image_manifest_write(w.store, &w.config, w.layers, 2, old, &old_size, &err), 0,
+                     "%s", err.msg);
+        cr_assert_str_eq(old, oci, "image_manifest_write still writes the OCI manifest");
+        cr_assert_str_neq(oci, docker);
+        json_t *o = load_manifest(&w, oci, oci_size);
+        cr_assert_str_eq(json_string_value(json_object_get(o, "mediaType")), IMAGE_MT_OCI_MANIFEST);
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "config"),
+                                                           "mediaType")),
+                         IMAGE_MT_OCI_CONFIG);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(o,
+                                                                                  "layers"),
+                                                                          0),
+                                                           "mediaType")),
+                         IMAGE_MT_OCI_LAYER_GZIP);
+        json_decref(o);
+        written_done(&w);
+}
+
+Test(image_oci, docker_layers_become_oci_gzip_in_an_oci_manifest)
+{
+        struct written w;
+        written_setup(&w);
+        snprintf(w.layers[0].media_type, sizeof(w.layers[0].media_type), "%s",
+                 IMAGE_MT_DOCKER_LAYER);
+        snprintf(w.config.media_type, sizeof(w.config.media_type), "%s", IMAGE_MT_DOCKER_CONFIG);
+        char digest[SB_DIGEST_STR_LEN + 1];
+        uint64_t size = 0;
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_OCI, &w.config, w.layers, 2,
+                                                 digest, &size, &err),
+                     0, "%s", err.msg);
+        json_t *o = load_manifest(&w, digest, size);
+        json_t *l0 = json_array_get(json_object_get(o, "layers"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(l0, "mediaType")),
+                         IMAGE_MT_OCI_LAYER_GZIP);
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "config"),
+                                                           "mediaType")),
+                         IMAGE_MT_OCI_CONFIG);
+        json_decref(o);
+        written_done(&w);
+}
+
+Test(image_oci, docker_manifest_refuses_a_layer_schema2_cannot_name)
+{
+        struct written w;
+        written_setup(&w);
+        snprintf(w.layers[1].media_type, sizeof(w.layers[1].media_type), "%s",
+                 IMAGE_MT_OCI_LAYER_ZSTD);
+        char digest[SB_DIGEST_STR_LEN + 1] = "";
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_DOCKER, &w.config, w.layers,
+                                                 2, digest, NULL, &err),
+                     -EINVAL);
+        cr_assert_not_null(strstr(err.msg, "zstd"), "%s", err.msg);
+        cr_assert_str_eq(digest, "", "nothing is written");
+        /* an OCI manifest may name it */
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_OCI, &w.config, w.layers, 2,
+                                                 digest, NULL, &err),
+                     0, "%s", err.msg);
+        written_done(&w);
+}
+
+Test(image_oci, manifest_refuses_a_config_that_is_not_an_image_config)
+{
+        struct written w;
+        written_setup(&w);
+        snprintf(w.config.media_type, sizeof(w.config.media_type), "application/octet-stream");
+        char digest[SB_DIGEST_STR_LEN + 1];
+        sb_error_t err = { 0 };
+        for (int f = IMAGE_FORMAT_OCI; f <= IMAGE_FORMAT_DOCKER; f++)
+                cr_assert_eq(image_manifest_write_format(w.store, (image_format_t) f, &w.config,
+                                                         w.layers, 2, digest, NULL, &err),
+                             -EINVAL);
+        written_done(&w);
+}
+
+Test(image_oci, format_names_are_oci_and_docker)
+{
+        image_format_t f = IMAGE_FORMAT_DOCKER;
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_format_parse(NULL, &f, &err), 0);
+        cr_assert_eq(f, IMAGE_FORMAT_OCI);
+        cr_assert_eq(image_format_parse("docker", &f, &err), 0);
+        cr_assert_eq(f, IMAGE_FORMAT_DOCKER);
+        cr_assert_eq(image_format_parse("oci", &f, &err), 0);
+        cr_assert_eq(f, IMAGE_FORMAT_OCI);
+        cr_assert_eq(image_format_parse("Docker", &f, &err), -EINVAL);
+        cr_assert_not_null(strstr(err.msg, "'Docker'"), "%s", err.msg);
+}
+
+Test(image_oci, docker_manifest_goes_into_an_oci_layout_with_its_media_type)
+{
+        struct written w;
+        written_setup(&w);
+        char digest[SB_DIGEST_STR_LEN + 1];
+        uint64_t size = 0;
+        sb_error_t err = { 0 };
+        cr_assert_eq(image_manifest_write_format(w.store, IMAGE_FORMAT_DOCKER, &w.config, w.layers,
+                                                 2, digest, &size, &err),
+                     0, "%s", err.msg);
+        char *layout = sb_path_join(w.dir, "layout");
+        cr_assert_eq(image_layout_write(w.store, layout, digest, "v1", &err), 0, "%s", err.msg);
+        char *index_path = sb_path_join(layout, "index.json");
+        json_t *index = json_load_file(index_path, 0, NULL);
+        cr_assert_not_null(index);
+        json_t *e = json_array_get(json_object_get(index, "manifests"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(e, "mediaType")),
+                         IMAGE_MT_DOCKER_MANIFEST);
+        cr_assert_str_eq(json_string_value(json_object_get(e, "digest")), digest);
+        cr_assert_eq(json_integer_value(json_object_get(e, "size")), (json_int_t) size);
+        /* every blob the manifest names was copied */
+        const char *names[] = { digest, w.config.digest, w.layers[0].digest, w.layers[1].digest };
+        for (size_t i = 0; i < 4; i++) {
+                char *p = sb_xasprintf("%s/blobs/sha256/%s", layout, names[i] + strlen("sha256:"));
+                cr_assert_eq(access(p, F_OK), 0, "missing %s", p);
+                free(p);
+        }
+        json_decref(index);
+        free(index_path);
+        free(layout);
+        written_done(&w);
+}

@@ -24,6 +24,8 @@ struct fixture {
         int result_fd;
         bool unprivileged;
         bool direct; /* cmd is argv[0] itself, found through PATH by the sandbox */
+        bool network_none;
+        const char *pipe_name, *pipe_data;
 };
 
 static struct fixture fx;
@@ -83,6 +85,10 @@ static int builder(void *arg)
                 .gid = f->gid,
                 .stdout_fd = f->out_fd,
                 .stderr_fd = f->out_fd,
+                .network_none = f->network_none,
+                .pipe_name = f->pipe_name,
+                .pipe_data = f->pipe_data,
+                .pipe_len = f->pipe_data ? strlen(f->pipe_data) : 0,
         };
         res.r = sandbox_step_run(&s, &res.status, &err);
         memcpy(res.msg, err.msg, sizeof(res.msg));
@@ -328,4 +334,71 @@ Test(sandbox_step, unprivileged_single_id_builder_runs_a_step)
         cr_assert_str_eq(out, "0\n");
         cr_assert(upper_has("upper/out"));
         cr_assert_not(upper_has("upper/proc"));
+}
+
+/* Add an applet symlink to the test image, owned like the rest of it. */
+static void add_applet(const char *name)
+{
+        char *rel = sb_xasprintf("rootfs/bin/%s", name);
+        char *p = sbx_path(fx.dir, rel);
+        cr_assert_eq(symlink("busybox", p), 0);
+        if (getuid() == 0)
+                cr_assert_eq(lchown(p, sandbox_userns_outside_uid(&fx.plan, 0),
+                                    sandbox_userns_outside_gid(&fx.plan, 0)),
+                             0);
+        free(p);
+        free(rel);
+}
+
+Test(sandbox_step, network_none_leaves_only_the_loopback_and_it_is_up)
+{
+        add_applet("ip");
+        add_applet("sed");
+        fx.network_none = true;
+        char out[4096];
+        /* interface names from /proc/net/dev (after its two header lines), then lo's flags */
+        int st = run_step("sed -n '3,$s/^ *\\([^:]*\\):.*/\\1/p' /proc/net/dev; "
+                          "ip link show lo | sed -n '1s/.*<\\(.*\\)>.*/\\1/p'",
+                          0, out, sizeof(out));
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+        char *flags = strchr(out, '\n');
+        cr_assert_not_null(flags, "%s", out);
+        *flags++ = '\0';
+        cr_assert_str_eq(out, "lo", "interfaces other than lo: %s", out);
+        cr_assert(strstr(flags, "UP"), "lo is not up: %s", flags);
+        /* and 127.0.0.1 answers (with lo down, ping says the network is unreachable) */
+        add_applet("ping");
+        st = run_step("ping -c 1 -W 2 127.0.0.1", 0, out, sizeof(out));
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+        cr_assert(strstr(out, "1 packets received"), "%s", out);
+}
+
+Test(sandbox_step, default_network_is_the_builders)
+{
+        char out[4096], host[4096];
+        cr_assert_eq(sbx_read_file("/proc/net/dev", host, sizeof(host)), 0);
+        add_applet("sed");
+        int st = run_step("sed -n '3,$s/^ *\\([^:]*\\):.*/\\1/p' /proc/net/dev | sort", 0,
+                          out, sizeof(out));
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+        /* every interface the step sees is one this process sees */
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+                char want[64];
+                snprintf(want, sizeof(want), " %s:", l);
+                cr_assert(strstr(host, want), "%s not in the host's /proc/net/dev", l);
+        }
+}
+
+Test(sandbox_step, pipe_file_is_executable_read_only_and_not_in_the_layer)
+{
+        fx.pipe_name = "EOF";
+        fx.pipe_data = "#!/bin/sh\necho from-pipe $0\n";
+        char out[512];
+        int st = run_step("/dev/pipes/EOF; echo x > /dev/pipes/EOF || echo read-only", 0, out,
+                          sizeof(out));
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+        cr_assert(strstr(out, "from-pipe /dev/pipes/EOF\n"), "%s", out);
+        cr_assert(strstr(out, "read-only\n"), "%s", out);
+        cr_assert_not(upper_has("upper/dev"));
 }

@@ -348,6 +348,15 @@ static int copy_entry(int src_dirfd, const char *src_name, int dst_dirfd, const 
         struct stat st;
         if (fstatat(src_dirfd, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return sb_error_errno(err, errno, "stat '%s'", src_name);
+        if (o->keep_owner && !o->chown) {
+                /* a stage's owner may be recorded rather than real (single-id mode) */
+                uid_t uid;
+                gid_t gid;
+                if (image_owner_lookup(src_dirfd, src_name, -1, &st, &uid, &gid) > 0) {
+                        st.st_uid = uid;
+                        st.st_gid = gid;
+                }
+        }
         int r;
         if (S_ISDIR(st.st_mode)) {
                 r = clear_target(dst_dirfd, dst_name, true, err);

@@ -1,10 +1,9 @@
 /*
  * Before the builder starts, in the supervisor: the remote sources of the needed stages' ADD
  * instructions are fetched by the registry agent into the store (the builder has no network
- * and no credentials), and the context's ignore file is read. Both reach the builder in
- * b->fetched, which it inherits:
- *   "URL\tsha256:<hex>\t<file name>\t<Last-Modified as seconds, 0 if none>"
- *   "\x01dockerignore\t<pattern>" per ignore pattern, in file order
+ * and no credentials), and the context's ignore file is read and checked. The builder inherits
+ * both: b->fetched holds "URL\tsha256:<hex>\t<file name>\t<Last-Modified seconds, 0 if none>"
+ * per remote source, b->ignore the compiled ignore patterns.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,8 +14,6 @@
 #include "common/sb_cleanup.h"
 #include "common/sb_log.h"
 #include "common/sb_util.h"
-
-#define FETCHED_IGNORE_KEY "\x01" "dockerignore\t"
 
 static bool is_url(const char *s)
 {
@@ -154,15 +151,11 @@ static int load_ignore(struct builder *b, sb_error_t *err)
         int r = build_ignore_load(b->context_fd, b->opts->dockerfile, &patterns, err);
         if (r < 0)
                 return sb_error_prefix(err, "ignore file");
-        /* check the patterns now: a bad one is the user's error, before anything runs */
-        struct build_ignore *ig = NULL;
-        r = build_ignore_new(patterns, &ig, err);
-        if (r < 0)
-                return sb_error_prefix(err, ".dockerignore");
-        build_ignore_free(ig);
-        for (size_t i = 0; patterns && patterns[i]; i++)
-                sb_strv_push_take(&b->fetched, sb_xasprintf(FETCHED_IGNORE_KEY "%s", patterns[i]));
-        return 0;
+        if (!patterns)
+                return 0;
+        /* compiled now: a bad pattern is the user's error, before anything runs */
+        r = build_ignore_new(patterns, &b->ignore, err);
+        return r < 0 ? sb_error_prefix(err, ".dockerignore") : 0;
 }
 
 int build_fetch_remote_sources(struct builder *b, struct registry_agent *agent, sb_error_t *err)

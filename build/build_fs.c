@@ -10,6 +10,7 @@
 
 #include "common/sb_cleanup.h"
 #include "common/sb_util.h"
+#include "image/image_owner.h"
 
 int build_fs_open_in_root(int root_fd, const char *path, int flags, mode_t mode)
 {
@@ -129,7 +130,7 @@ static int mkdir_in_root(int root_fd, const char *path, uid_t uid, gid_t gid, in
                         }
                         fd = build_fs_open_in_root(root_fd, clean, O_PATH | O_DIRECTORY, 0);
                         if (fd >= 0 && uid != (uid_t) -1)
-                                (void) fchownat(fd, "", uid, gid, AT_EMPTY_PATH);
+                                (void) image_owner_apply(cur, p, uid, gid);
                         if (fd >= 0) {
                                 /* umask may have narrowed the mode */
                                 cleanup_close int rd = openat(fd, ".", O_RDONLY | O_DIRECTORY |

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "build/build.h"
+#include "build/build_ignore.h"
 #include "build/build_plan.h"
 #include "build/build_user.h"
 #include "image/image_oci.h"
@@ -34,7 +35,8 @@ struct builder {
         size_t step;                    /* progress counter */
         char *empty_dir;                /* an empty lower dir for FROM scratch */
         int result_fd;                  /* builder -> supervisor */
-        char **fetched;                 /* "URL\tsha256:..." for ADD sources fetched by the agent */
+        char **fetched;                 /* "URL\tsha256:\tname\tmtime" of fetched ADD sources */
+        struct build_ignore *ignore;    /* the context's .dockerignore, NULL if none */
 };
 
 /* The builder's main, run inside the namespaces; arg is struct builder. */
@@ -106,3 +108,9 @@ char *build_history_text(struct builder *b, struct stage_state *st,
  * ADD instructions into the store, filling b->fetched (build_fetch.c).
  */
 int build_fetch_remote_sources(struct builder *b, struct registry_agent *agent, sb_error_t *err);
+
+/* The ARG names a stage declared, in order (build_step_meta.c; for RUN's history text). */
+char **build_meta_declared_args(struct stage_state *st);
+/* EXPOSE's ports after expansion, as "80/tcp" (build_step_meta.c). */
+int build_meta_expose_ports(struct builder *b, struct stage_state *st,
+                            const struct dockerfile_node *n, char ***ret, sb_error_t *err);

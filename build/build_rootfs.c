@@ -138,7 +138,7 @@ void build_config_history(json_t *config, const char *created_by, bool empty_lay
         gmtime_r(&now, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_t *h = json_pack("{s:s, s:s, s:s}", "created", when, "created_by", created_by,
-                              "comment", "sbuild");
+                              "comment", "buildkit.dockerfile.v0");
         if (empty_layer)
                 json_object_set_new(h, "empty_layer", json_true());
         json_array_append_new(history, h);

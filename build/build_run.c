@@ -22,11 +22,6 @@
 
 #define BUILD_RESULT_MAX (64u * 1024u)
 
-static const char *const known_instructions[] = {
-        "from",   "run",        "cmd",   "label",  "maintainer", "expose",      "env",
-        "add",    "copy",       "entrypoint", "volume", "user",  "workdir",     "arg",
-        "onbuild", "stopsignal", "healthcheck", "shell", NULL,
-};
 
 char *build_default_store(void)
 {
@@ -39,6 +34,33 @@ char *build_default_store(void)
         if (home && home[0] == '/')
                 return sb_path_join(home, ".local/share/sbuild");
         return sb_xasprintf("/tmp/sbuild-%u", (unsigned) getuid());
+}
+
+/* ONBUILD ONBUILD, ONBUILD FROM and ONBUILD MAINTAINER are refused before anything runs. */
+static int check_onbuild(const struct dockerfile *df, sb_error_t *err)
+{
+        for (size_t i = 0; i < df->n_nodes; i++) {
+                const struct dockerfile_node *n = &df->nodes[i];
+                if (strcmp(n->cmd, "onbuild") != 0 || !n->inner)
+                        continue;
+                const char *in = n->inner->cmd;
+                if (strcmp(in, "onbuild") == 0)
+                        return sb_error_set(err, EINVAL,
+                                            "Dockerfile:%d: ONBUILD: Chaining ONBUILD via "
+                                            "`ONBUILD ONBUILD` isn't allowed",
+                                            n->start_line);
+                if (strcmp(in, "from") == 0 || strcmp(in, "maintainer") == 0) {
+                        char upper[16];
+                        snprintf(upper, sizeof(upper), "%s", in);
+                        for (char *c = upper; *c; c++)
+                                *c = (char) (*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+                        return sb_error_set(err, EINVAL,
+                                            "Dockerfile:%d: ONBUILD: %s isn't allowed as an "
+                                            "ONBUILD trigger",
+                                            n->start_line, upper);
+                }
+        }
+        return 0;
 }
 
 static int read_dockerfile(const struct build_options *o, int context_fd, struct dockerfile **ret,
@@ -61,15 +83,18 @@ static int read_dockerfile(const struct build_options *o, int context_fd, struct
         }
         const struct dockerfile *df = *ret;
         for (size_t i = 0; i < df->n_nodes; i++) {
-                bool known = false;
-                for (size_t k = 0; known_instructions[k]; k++)
-                        known |= strcmp(df->nodes[i].cmd, known_instructions[k]) == 0;
-                if (!known) {
+                const char *bad = dockerfile_node_unknown(&df->nodes[i]);
+                if (bad) {
                         r = sb_error_set(err, EINVAL, "Dockerfile:%d: unknown instruction '%s'",
-                                         df->nodes[i].start_line, df->nodes[i].cmd);
+                                         df->nodes[i].start_line, bad);
                         *ret = dockerfile_free(*ret);
                         return r;
                 }
+        }
+        r = check_onbuild(df, err);
+        if (r < 0) {
+                *ret = dockerfile_free(*ret);
+                return r;
         }
         return 0;
 }
@@ -262,6 +287,37 @@ static char *layout_ref_name(const struct build_options *o)
         return sb_xstrdup("latest");
 }
 
+/*
+ * The manifest an OCI layout gets: the image's own, or for --image-format=docker the OCI
+ * manifest of the same blobs (OCI layout readers such as skopeo and umoci skip Docker
+ * manifests).
+ */
+static int oci_form(const struct image_store *store, const char *digest,
+                    char ret[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
+{
+        cleanup_free char *body = NULL;
+        size_t len = 0;
+        int r = image_store_read_blob(store, digest, IMAGE_MANIFEST_MAX, &body, &len, err);
+        if (r < 0)
+                return r;
+        struct image_manifest *m = NULL;
+        r = image_manifest_parse(body, len, &m, err);
+        if (r < 0)
+                return r;
+        if (strcmp(m->media_type, IMAGE_MT_DOCKER_MANIFEST) != 0) {
+                snprintf(ret, SB_DIGEST_STR_LEN + 1, "%s", digest);
+                image_manifest_free(m);
+                return 0;
+        }
+        uint64_t size = 0;
+        r = image_manifest_write_format(store, IMAGE_FORMAT_OCI, &m->config, m->layers,
+                                        m->n_layers, ret, &size, err);
+        image_manifest_free(m);
+        if (r >= 0)
+                sb_info("the OCI layout holds the OCI form of the image, %s", ret);
+        return r;
+}
+
 static int write_outputs(const struct build_options *o, struct image_store *store,
                          struct registry_agent *agent, const struct build_result *res,
                          sb_error_t *err)
@@ -269,7 +325,11 @@ static int write_outputs(const struct build_options *o, struct image_store *stor
         int r;
         if (o->oci_layout_path) {
                 cleanup_free char *name = layout_ref_name(o);
-                r = image_layout_write(store, o->oci_layout_path, res->manifest_digest, name, err);
+                char layout_digest[SB_DIGEST_STR_LEN + 1];
+                r = oci_form(store, res->manifest_digest, layout_digest, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--oci-layout-path '%s'", o->oci_layout_path);
+                r = image_layout_write(store, o->oci_layout_path, layout_digest, name, err);
                 if (r < 0)
                         return sb_error_prefix(err, "--oci-layout-path '%s'", o->oci_layout_path);
                 sb_info("wrote OCI layout %s:%s", o->oci_layout_path, name);
@@ -392,6 +452,7 @@ done:
                 registry_pulled_done(&b.pulled[i]);
         free(b.pulled);
         sb_strv_free(b.fetched);
+        build_ignore_free(b.ignore);
         image_store_free(store);
         build_plan_done(&plan);
         dockerfile_free(df);

@@ -217,30 +217,6 @@ static int run_triggers(struct builder *b, size_t idx, struct stage_state *st, b
         return r;
 }
 
-/* ONBUILD ONBUILD, ONBUILD FROM and ONBUILD MAINTAINER are refused before anything runs. */
-static int check_onbuild(const struct dockerfile *df, sb_error_t *err)
-{
-        for (size_t i = 0; i < df->n_nodes; i++) {
-                const struct dockerfile_node *n = &df->nodes[i];
-                if (strcmp(n->cmd, "onbuild") != 0 || !n->inner)
-                        continue;
-                const char *in = n->inner->cmd;
-                if (strcmp(in, "onbuild") == 0)
-                        return sb_error_set(err, EINVAL,
-                                            "Dockerfile:%d: ONBUILD: Chaining ONBUILD via "
-                                            "`ONBUILD ONBUILD` isn't allowed",
-                                            n->start_line);
-                if (strcmp(in, "from") == 0 || strcmp(in, "maintainer") == 0) {
-                        char upper[16];
-                        upper_name(upper, sizeof(upper), in);
-                        return sb_error_set(err, EINVAL,
-                                            "Dockerfile:%d: ONBUILD: %s isn't allowed as an "
-                                            "ONBUILD trigger",
-                                            n->start_line, upper);
-                }
-        }
-        return 0;
-}
 
 static int run_stage(struct builder *b, size_t idx, sb_error_t *err)
 {
@@ -345,13 +321,6 @@ static void normalize_config(json_t *img)
         keep_only(img, top);
         if (!json_object_get(img, "config"))
                 json_object_set_new(img, "config", json_object());
-        size_t i;
-        json_t *h;
-        json_array_foreach(json_object_get(img, "history"), i, h) {
-                json_t *comment = json_object_get(h, "comment");
-                if (json_is_string(comment) && strcmp(json_string_value(comment), "sbuild") == 0)
-                        json_object_set_new(h, "comment", json_string("buildkit.dockerfile.v0"));
-        }
 }
 
 static int finish_image(struct builder *b, struct stage_state *st, struct build_result *res,
@@ -438,13 +407,14 @@ int build_builder_main(void *arg)
                 r = image_store_mkdtemp(b->store, "empty-", &b->empty_dir, &err);
         if (r >= 0)
                 (void) chmod(b->empty_dir, 0755);
-        if (r >= 0)
-                r = check_onbuild(b->df, &err);
         b->states = sb_xcalloc(b->plan->n_stages, sizeof(*b->states));
-        for (size_t i = 0; r >= 0 && i < b->plan->n_stages; i++) {
-                if (!b->plan->stages[i].needed)
-                        continue;
-                r = run_stage(b, i, &err);
+        /* images named only by COPY --from come first: stages may use them in any order */
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; r >= 0 && i < b->plan->n_stages; i++) {
+                        const struct build_stage *s = &b->plan->stages[i];
+                        if (s->needed && s->implicit == (pass == 0))
+                                r = run_stage(b, i, &err);
+                }
         }
         if (r >= 0)
                 r = finish_image(b, &b->states[b->plan->target], &res, &err);

@@ -41,19 +41,11 @@ bool build_env_has(char *const *env, const char *name)
         return build_args_lookup(env, name) != NULL;
 }
 
-/* The variables an instruction's words expand with: ARGs, overridden by ENV. */
+/* The variables an instruction's words expand with (build_plan_scope_env's rules). */
 char **build_expansion_env(struct stage_state *st)
 {
         cleanup_strv char **env = build_cfg_env(st);
-        char **out = NULL;
-        for (size_t i = 0; st->args && st->args[i]; i++) {
-                cleanup_free char *name = sb_xstrndup(st->args[i], strcspn(st->args[i], "="));
-                if (!build_env_has(env, name))
-                        sb_strv_push(&out, st->args[i]);
-        }
-        for (size_t i = 0; env && env[i]; i++)
-                sb_strv_push(&out, env[i]);
-        return out;
+        return build_plan_scope_env(env, st->args);
 }
 
 void build_env_set(char ***list, const char *name, const char *value)

@@ -22,15 +22,21 @@
 static int run_workdir_dir(struct builder *b, struct stage_state *st, const char *dir,
                            const char *created_by, sb_error_t *err)
 {
+        /* as BuildKit: directories WORKDIR creates belong to the current USER */
+        const char *spec = json_string_value(json_object_get(build_cfg(st), "User"));
+        struct build_user u = { 0 };
+        int r = build_user_for(b, st, spec && *spec ? spec : "0", BUILD_USER_FOR_RUN, &u, err);
+        if (r < 0)
+                return r;
         struct build_step_dirs d = { 0 };
-        int r = build_rootfs_step_dirs(b, &d, err);
+        r = build_rootfs_step_dirs(b, &d, err);
         if (r < 0)
                 return r;
         int root_fd = -1;
         r = build_mount_step(b, st, &d, &root_fd, err);
         if (r >= 0) {
                 int dfd = -1;
-                r = build_fs_mkdir_in_root(root_fd, dir, (uid_t) -1, 0, &dfd, err);
+                r = build_fs_mkdir_in_root(root_fd, dir, u.uid, u.gid, &dfd, err);
                 if (dfd >= 0)
                         close(dfd);
                 close(root_fd);
@@ -59,26 +65,6 @@ int build_step_workdir(struct builder *b, struct stage_state *st, const struct d
         return run_workdir_dir(b, st, clean, created, err);
 }
 
-
-/*
- * b->fetched holds, from the supervisor (build_fetch.c):
- *   "URL\tsha256:<hex>\t<file name>\t<Last-Modified as seconds, 0 if none>" per remote source
- *   "\x01dockerignore\t<pattern>" per .dockerignore pattern, in file order
- */
-#define FETCHED_IGNORE_KEY "\x01" "dockerignore\t"
-
-static int context_ignore(struct builder *b, struct build_ignore **ret, sb_error_t *err)
-{
-        cleanup_strv char **patterns = NULL;
-        for (size_t i = 0; b->fetched && b->fetched[i]; i++)
-                if (sb_str_has_prefix(b->fetched[i], FETCHED_IGNORE_KEY))
-                        sb_strv_push(&patterns, b->fetched[i] + strlen(FETCHED_IGNORE_KEY));
-        *ret = NULL;
-        if (!patterns)
-                return 0;
-        int r = build_ignore_new(patterns, ret, err);
-        return r < 0 ? sb_error_prefix(err, ".dockerignore") : 0;
-}
 
 struct fetched_src {
         char digest[SB_DIGEST_STR_LEN + 1];
@@ -359,7 +345,7 @@ int build_step_copy(struct builder *b, size_t idx, struct stage_state *st,
                 o.uid = u.uid;
                 o.gid = u.gid;
         }
-        struct build_ignore *ignore = NULL, *exclude = NULL;
+        struct build_ignore *exclude = NULL;
         if (excludes) {
                 cleanup_strv char **expanded = NULL;
                 for (size_t i = 0; excludes[i]; i++) {
@@ -402,12 +388,7 @@ int build_step_copy(struct builder *b, size_t idx, struct stage_state *st,
                 }
                 src_mounted = true;
         } else if (sources) {
-                r = context_ignore(b, &ignore, err);
-                if (r < 0) {
-                        build_ignore_free(exclude);
-                        return r;
-                }
-                o.ignore = ignore;
+                o.ignore = b->ignore;
         }
         if (sb_strv_len(sources) + sb_strv_len(extra) > 1 && extra &&
             !sb_str_has_suffix(dest, "/")) {
@@ -443,7 +424,6 @@ unmount_src:
                 sandbox_overlay_umount(src_dirs.root, NULL);
                 build_rootfs_step_dirs_done(b, &src_dirs);
         }
-        build_ignore_free(ignore);
         build_ignore_free(exclude);
         return r;
 }

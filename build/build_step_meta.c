@@ -16,11 +16,6 @@
 #include "common/sb_log.h"
 #include "common/sb_util.h"
 
-/* Shared with build_history.c (to move to build_internal.h). */
-char **build_meta_declared_args(struct stage_state *st);
-int build_meta_expose_ports(struct builder *b, struct stage_state *st,
-                            const struct dockerfile_node *n, char ***ret, sb_error_t *err);
-
 /*
  * The ARG names a stage declared, in order (a base stage's first), kept in the config
  * document under a key finish_image drops: RUN's history names them ("RUN |2 A=1 B=2 ...").

@@ -29,50 +29,6 @@ static bool is_split_space(char c)
         return c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == ' ';
 }
 
-/* Go's strconv.Quote. */
-static void quote_go(struct text_buf *b, const char *s, size_t n)
-{
-        char tmp[16];
-
-        text_buf_add(b, "\"", 1);
-        for (size_t i = 0; i < n;) {
-                uint32_t c;
-                size_t l = text_utf8_decode(s + i, n - i, &c);
-                const char *esc = NULL;
-
-                if (c == TEXT_UTF8_INVALID && l == 1) {
-                        snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned char) s[i]);
-                        esc = tmp;
-                } else if (c == '"' || c == '\\') {
-                        tmp[0] = '\\', tmp[1] = (char) c, tmp[2] = '\0';
-                        esc = tmp;
-                } else if (text_utf8_is_print(c)) {
-                        text_buf_add(b, s + i, l);
-                } else {
-                        switch (c) {
-                        case '\a': esc = "\\a"; break;
-                        case '\b': esc = "\\b"; break;
-                        case '\f': esc = "\\f"; break;
-                        case '\n': esc = "\\n"; break;
-                        case '\r': esc = "\\r"; break;
-                        case '\t': esc = "\\t"; break;
-                        case '\v': esc = "\\v"; break;
-                        default:
-                                if (c < 0x20 || c == 0x7f)
-                                        snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-                                else if (c < 0x10000)
-                                        snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-                                else
-                                        snprintf(tmp, sizeof(tmp), "\\U%08x", c);
-                                esc = tmp;
-                        }
-                }
-                if (esc)
-                        text_buf_add(b, esc, strlen(esc));
-                i += l;
-        }
-        text_buf_add(b, "\"", 1);
-}
 
 static void dump_node(struct text_buf *b, const struct dockerfile_node *n)
 {
@@ -83,13 +39,13 @@ static void dump_node(struct text_buf *b, const struct dockerfile_node *n)
                 for (size_t i = 0; n->flags[i]; i++) {
                         if (i)
                                 text_buf_add(b, " ", 1);
-                        quote_go(b, n->flags[i], strlen(n->flags[i]));
+                        text_buf_add_quoted(b, n->flags[i], strlen(n->flags[i]));
                 }
                 text_buf_add(b, "]", 1);
         }
         for (size_t i = 0; n->args[i]; i++) {
                 text_buf_add(b, " ", 1);
-                quote_go(b, n->args[i], n->arg_lens[i]);
+                text_buf_add_quoted(b, n->args[i], n->arg_lens[i]);
         }
         if (n->inner) {
                 text_buf_add(b, " ", 1);
@@ -752,4 +708,23 @@ int dockerfile_parse(const char *text, size_t len, struct dockerfile **ret, sb_e
 fail:
         dockerfile_free(df);
         return r;
+}
+
+static const char *const known_instructions[] = {
+        "from",    "run",     "cmd",     "label",      "maintainer", "expose",
+        "env",     "add",     "copy",    "entrypoint", "volume",     "user",
+        "workdir", "arg",     "onbuild", "stopsignal", "healthcheck", "shell",
+        NULL,
+};
+
+const char *dockerfile_node_unknown(const struct dockerfile_node *n)
+{
+        for (; n; n = n->inner) {
+                bool known = false;
+                for (size_t k = 0; known_instructions[k]; k++)
+                        known |= strcmp(n->cmd, known_instructions[k]) == 0;
+                if (!known)
+                        return n->cmd;
+        }
+        return NULL;
 }

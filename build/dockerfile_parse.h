@@ -48,5 +48,10 @@ struct dockerfile {
  */
 int dockerfile_parse(const char *text, size_t len, struct dockerfile **ret, sb_error_t *err);
 struct dockerfile *dockerfile_free(struct dockerfile *df);
+/*
+ * The first instruction name in n or its ONBUILD trigger that Docker does not know, or NULL.
+ * (The parser itself accepts any name, as BuildKit's does; the dispatcher refuses them.)
+ */
+const char *dockerfile_node_unknown(const struct dockerfile_node *n);
 /* BuildKit's test dump of one node, e.g. (copy ["--from=a"] "x" "/y") without newline. */
 char *dockerfile_node_dump(const struct dockerfile_node *n);

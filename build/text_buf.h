@@ -17,3 +17,5 @@ void text_buf_addc(struct text_buf *b, char c);
 char *text_buf_take(struct text_buf *b);
 /* Free the contents and empty the buffer; safe on an empty one. */
 void text_buf_free(struct text_buf *b);
+/* Append s[0..n) quoted as Go's strconv.Quote (and so %q) writes it. */
+void text_buf_add_quoted(struct text_buf *b, const char *s, size_t n);

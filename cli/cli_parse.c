@@ -31,13 +31,6 @@ static const struct option parse_options[] = {
         { NULL, 0, NULL, 0 },
 };
 
-/* What `sbuild run` accepts; anything else is reported here too, so both agree on validity. */
-static const char *const known_instructions[] = {
-        "from",    "run",     "cmd",        "label",      "maintainer", "expose",
-        "env",     "add",     "copy",       "entrypoint", "volume",     "user",
-        "workdir", "arg",     "onbuild",    "stopsignal", "healthcheck", "shell",
-        NULL,
-};
 
 void cli_parse_help(void)
 {
@@ -306,17 +299,6 @@ static int print_text(const struct dockerfile *df)
         return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-static const char *unknown_instruction(const struct dockerfile_node *n)
-{
-        for (; n; n = n->inner) {
-                bool known = false;
-                for (size_t k = 0; known_instructions[k]; k++)
-                        known |= strcmp(n->cmd, known_instructions[k]) == 0;
-                if (!known)
-                        return n->cmd;
-        }
-        return NULL;
-}
 
 static int read_input(const char *file, char **ret, size_t *ret_len, sb_error_t *err)
 {
@@ -393,7 +375,7 @@ int cli_parse(int argc, char **argv)
                 return EXIT_USAGE;
         }
         for (size_t i = 0; i < df->n_nodes; i++) {
-                const char *bad = unknown_instruction(&df->nodes[i]);
+                const char *bad = dockerfile_node_unknown(&df->nodes[i]);
                 if (bad) {
                         fprintf(stderr, "%s:%d: unknown instruction '%s'\n", shown,
                                 df->nodes[i].start_line, bad);

@@ -15,12 +15,12 @@
 #include "common/sb_log.h"
 #include "common/sb_util.h"
 
-static bool is_url(const char *s)
+bool build_source_is_url(const char *s)
 {
         return sb_str_has_prefix(s, "http://") || sb_str_has_prefix(s, "https://");
 }
 
-static bool is_git_url(const char *s)
+bool build_source_is_git(const char *s)
 {
         cleanup_free char *base = sb_xstrndup(s, strcspn(s, "#?"));
         return sb_str_has_prefix(s, "git@") || sb_str_has_prefix(s, "git://") ||
@@ -109,7 +109,7 @@ static int fetch_node(struct builder *b, struct registry_agent *agent,
                 cleanup_free char *src = NULL;
                 if (shell_expand_word(n->args[i], env, b->df->escape, &src, NULL) < 0)
                         continue;
-                if (!is_url(src) || is_git_url(src))
+                if (!build_source_is_url(src) || build_source_is_git(src))
                         continue;
                 int r = fetch_one(b, agent, n, src, checksum, err);
                 if (r < 0)

@@ -114,3 +114,6 @@ char **build_meta_declared_args(struct stage_state *st);
 /* EXPOSE's ports after expansion, as "80/tcp" (build_step_meta.c). */
 int build_meta_expose_ports(struct builder *b, struct stage_state *st,
                             const struct dockerfile_node *n, char ***ret, sb_error_t *err);
+/* ADD sources: an http(s) URL (fetched by the agent); a git URL (refused). */
+bool build_source_is_url(const char *s);
+bool build_source_is_git(const char *s);

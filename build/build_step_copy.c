@@ -100,18 +100,6 @@ static int fetched_lookup(struct builder *b, const char *url, struct fetched_src
         return sb_error_set(err, ENOENT, "'%s' was not fetched before the build", url);
 }
 
-static bool is_url(const char *s)
-{
-        return sb_str_has_prefix(s, "http://") || sb_str_has_prefix(s, "https://");
-}
-
-static bool is_git_url(const char *s)
-{
-        cleanup_free char *base = sb_xstrndup(s, strcspn(s, "#?"));
-        return sb_str_has_prefix(s, "git@") || sb_str_has_prefix(s, "git://") ||
-               sb_str_has_suffix(base, ".git");
-}
-
 /* A flag that may be given bare or as =true/=false. -EINVAL for another value. */
 static int bool_flag(const char *f, const char *name, bool *ret)
 {
@@ -253,13 +241,13 @@ static int split_sources(struct builder *b, struct stage_state *st,
                 int r = build_expand(b, st, n->args[i], &s, err);
                 if (r < 0)
                         return r;
-                if (add && is_git_url(s)) {
+                if (add && build_source_is_git(s)) {
                         r = sb_error_set(err, ENOTSUP, "'%s': git sources are not supported "
                                          "(clone the repository into the context instead)", s);
                         free(s);
                         return r;
                 }
-                if (add && is_url(s)) {
+                if (add && build_source_is_url(s)) {
                         sb_strv_push_take(extra, s);
                         continue;
                 }

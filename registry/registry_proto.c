@@ -28,25 +28,6 @@ static int send_all(int fd, const void *buf, size_t len)
         return 0;
 }
 
-/* Returns bytes read (< len only at EOF) or -errno. */
-static ssize_t recv_all(int fd, void *buf, size_t len)
-{
-        char *p = buf;
-        size_t got = 0;
-
-        while (got < len) {
-                ssize_t n = read(fd, p + got, len - got);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                got += (size_t) n;
-        }
-        return (ssize_t) got;
-}
 
 int registry_proto_send(int fd, const json_t *msg, sb_error_t *err)
 {
@@ -82,7 +63,7 @@ int registry_proto_recv(int fd, json_t **ret, sb_error_t *err)
         uint32_t len;
         ssize_t n;
 
-        n = recv_all(fd, hdr, sizeof(hdr));
+        n = sb_read_all(fd, hdr, sizeof(hdr));
         if (n < 0)
                 return sb_error_errno(err, (int) -n, "reading from the registry agent socket");
         if (n < (ssize_t) sizeof(hdr))
@@ -94,7 +75,7 @@ int registry_proto_recv(int fd, json_t **ret, sb_error_t *err)
                                     "agent frame of %u bytes exceeds the %u byte limit", len,
                                     REGISTRY_PROTO_MAX);
         body = sb_xmalloc(len + 1);
-        n = recv_all(fd, body, len);
+        n = sb_read_all(fd, body, len);
         if (n < 0)
                 return sb_error_errno(err, (int) -n, "reading from the registry agent socket");
         if ((size_t) n < len)

@@ -25,6 +25,18 @@ struct build_options {
         char *store;           /* store root; NULL: the default */
         char *image_format;    /* "oci" (default) or "docker" */
         char *platform;        /* --custom-platform: "os/arch[/variant]", NULL: the host's */
+        /* registries (issue 4): passed to the agent as struct registry_options */
+        bool skip_tls_verify_pull;
+        char **insecure_registries;        /* HOST */
+        char **skip_tls_verify_registries; /* HOST */
+        char **registry_certificates;      /* HOST=CA.pem */
+        char **registry_client_certs;      /* HOST=CERT,KEY */
+        char **registry_mirrors;           /* HOST[/PATH] */
+        char **registry_maps;              /* FROM=TO */
+        int push_retry, pull_retry;
+        char *image_name_tag_with_digest_file;
+        bool skip_push_permission_check;
+        char *tar_path;                    /* docker-archive output */
 };
 
 struct build_result {

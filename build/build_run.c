@@ -425,6 +425,15 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
                 .insecure_pull = o->insecure_pull,
                 .skip_tls_verify = o->skip_tls_verify,
                 .store_root = store->root,
+                .skip_tls_verify_pull = o->skip_tls_verify_pull,
+                .insecure_registries = o->insecure_registries,
+                .skip_tls_verify_registries = o->skip_tls_verify_registries,
+                .registry_certificates = o->registry_certificates,
+                .registry_client_certs = o->registry_client_certs,
+                .registry_mirrors = o->registry_mirrors,
+                .registry_maps = o->registry_maps,
+                .push_retry = o->push_retry,
+                .pull_retry = o->pull_retry,
         };
         r = registry_agent_start(&ropts, &agent, err);
         if (r < 0)

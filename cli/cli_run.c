@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,18 @@ enum {
         OPT_STORE,
         OPT_IMAGE_FORMAT,
         OPT_PLATFORM,
+        OPT_SKIP_TLS_PULL,
+        OPT_INSECURE_REGISTRY,
+        OPT_SKIP_TLS_REGISTRY,
+        OPT_REGISTRY_CERT,
+        OPT_REGISTRY_CLIENT_CERT,
+        OPT_REGISTRY_MIRROR,
+        OPT_REGISTRY_MAP,
+        OPT_PUSH_RETRY,
+        OPT_PULL_RETRY,
+        OPT_NAME_TAG_DIGEST_FILE,
+        OPT_SKIP_PUSH_CHECK,
+        OPT_TAR_PATH,
 };
 
 static const struct option run_options[] = {
@@ -51,6 +64,18 @@ static const struct option run_options[] = {
         { "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
         { "custom-platform", required_argument, NULL, OPT_PLATFORM },
         { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "skip-tls-verify-pull", optional_argument, NULL, OPT_SKIP_TLS_PULL },
+        { "insecure-registry", required_argument, NULL, OPT_INSECURE_REGISTRY },
+        { "skip-tls-verify-registry", required_argument, NULL, OPT_SKIP_TLS_REGISTRY },
+        { "registry-certificate", required_argument, NULL, OPT_REGISTRY_CERT },
+        { "registry-client-cert", required_argument, NULL, OPT_REGISTRY_CLIENT_CERT },
+        { "registry-mirror", required_argument, NULL, OPT_REGISTRY_MIRROR },
+        { "registry-map", required_argument, NULL, OPT_REGISTRY_MAP },
+        { "push-retry", required_argument, NULL, OPT_PUSH_RETRY },
+        { "image-download-retry", required_argument, NULL, OPT_PULL_RETRY },
+        { "image-name-tag-with-digest-file", required_argument, NULL, OPT_NAME_TAG_DIGEST_FILE },
+        { "skip-push-permission-check", optional_argument, NULL, OPT_SKIP_PUSH_CHECK },
+        { "tar-path", required_argument, NULL, OPT_TAR_PATH },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
 };
@@ -84,6 +109,25 @@ void cli_run_help(void)
                "      --custom-platform=OS/ARCH[/VARIANT]\n"
                "                               platform to build for (default: the host's);\n"
                "                               --platform is an alias\n"
+               "\nRegistries:\n"
+               "      --skip-tls-verify-pull   do not verify certificates when pulling\n"
+               "      --insecure-registry=HOST plain http allowed for HOST (repeatable)\n"
+               "      --skip-tls-verify-registry=HOST\n"
+               "                               no certificate checks for HOST (repeatable)\n"
+               "      --registry-certificate=HOST=CA.pem\n"
+               "                               trust CA.pem for HOST (repeatable)\n"
+               "      --registry-client-cert=HOST=CERT,KEY\n"
+               "                               TLS client certificate for HOST (repeatable)\n"
+               "      --registry-mirror=HOST   pull Docker Hub images through HOST (repeatable)\n"
+               "      --registry-map=FROM=TO   pull FROM's images from TO (repeatable)\n"
+               "      --push-retry=N           retry a failed push N times (default 0)\n"
+               "      --image-download-retry=N retry a failed pull N times (default 0)\n"
+               "      --image-name-tag-with-digest-file=FILE\n"
+               "                               write REF:TAG@DIGEST for each destination\n"
+               "      --skip-push-permission-check\n"
+               "                               do not check push access before building\n"
+               "      --tar-path=FILE          also write the image as a docker-archive tarball\n"
+               "\n"
                "  -h, --help                   show this help\n"
                "\n"
                "Registries on localhost, 127.0.0.0/8 and ::1 are spoken to over plain http.\n"
@@ -104,6 +148,38 @@ static void options_done(struct build_options *o)
         free(o->store);
         free(o->image_format);
         free(o->platform);
+        sb_strv_free(o->insecure_registries);
+        sb_strv_free(o->skip_tls_verify_registries);
+        sb_strv_free(o->registry_certificates);
+        sb_strv_free(o->registry_client_certs);
+        sb_strv_free(o->registry_mirrors);
+        sb_strv_free(o->registry_maps);
+        free(o->image_name_tag_with_digest_file);
+        free(o->tar_path);
+}
+
+/* "HOST=VALUE" with both parts non-empty (for the per-registry flags). */
+static int parse_host_value(const char *flag, const char *arg, char ***list)
+{
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg || !eq[1]) {
+                fprintf(stderr, "sbuild run: --%s: '%s' is not HOST=VALUE\n", flag, arg);
+                return -EINVAL;
+        }
+        sb_strv_push(list, arg);
+        return 0;
+}
+
+static int parse_count(const char *flag, const char *arg, int *ret)
+{
+        uint64_t v;
+        if (sb_parse_u64(arg, 100, &v) < 0) {
+                fprintf(stderr, "sbuild run: --%s: '%s' is not a number from 0 to 100\n", flag,
+                        arg);
+                return -EINVAL;
+        }
+        *ret = (int) v;
+        return 0;
 }
 
 /* Boolean flags accept Kaniko's --flag, --flag=true and --flag=false. */
@@ -272,6 +348,59 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         set_string(&o->platform, optarg);
                         break;
                 }
+                case OPT_SKIP_TLS_PULL:
+                        if (parse_bool(name, optarg, &o->skip_tls_verify_pull) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_INSECURE_REGISTRY:
+                        sb_strv_push(&o->insecure_registries, optarg);
+                        break;
+                case OPT_SKIP_TLS_REGISTRY:
+                        sb_strv_push(&o->skip_tls_verify_registries, optarg);
+                        break;
+                case OPT_REGISTRY_CERT:
+                        if (parse_host_value(name, optarg, &o->registry_certificates) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_REGISTRY_CLIENT_CERT:
+                        if (parse_host_value(name, optarg, &o->registry_client_certs) < 0 ||
+                            !strchr(strchr(optarg, '=') + 1, ',')) {
+                                if (strchr(optarg, '='))
+                                        fprintf(stderr, "sbuild run: --%s: '%s' is not "
+                                                        "HOST=CERT,KEY\n",
+                                                name, optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_REGISTRY_MIRROR:
+                        if (!*optarg) {
+                                fprintf(stderr, "sbuild run: --%s: empty host\n", name);
+                                return -EINVAL;
+                        }
+                        sb_strv_push(&o->registry_mirrors, optarg);
+                        break;
+                case OPT_REGISTRY_MAP:
+                        if (parse_host_value(name, optarg, &o->registry_maps) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_PUSH_RETRY:
+                        if (parse_count(name, optarg, &o->push_retry) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_PULL_RETRY:
+                        if (parse_count(name, optarg, &o->pull_retry) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_NAME_TAG_DIGEST_FILE:
+                        set_string(&o->image_name_tag_with_digest_file, optarg);
+                        break;
+                case OPT_SKIP_PUSH_CHECK:
+                        if (parse_bool(name, optarg, &o->skip_push_permission_check) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_TAR_PATH:
+                        set_string(&o->tar_path, optarg);
+                        break;
                 case OPT_HELP:
                         cli_run_help();
                         return 1;

@@ -23,6 +23,7 @@
 #include "image/image_store.h"
 #include "registry/registry_client.h"
 #include "registry/registry_proto.h"
+#include "registry/registry_seccomp.h"
 #include "registry/registry_ref.h"
 
 struct registry_agent {
@@ -326,6 +327,11 @@ agent_main(int sock, pid_t parent, const struct registry_options *opts)
         sock = isolate_fds(sock);
         if (sock < 0)
                 _exit(1);
+        sb_error_t filter_err = { 0 };
+        if (registry_seccomp_apply(&filter_err) < 0) {
+                sb_log(SB_LOG_ERROR, "registry agent: %s", filter_err.msg);
+                _exit(1);
+        }
         if (image_store_open(opts->store_root, &store, &store_err) < 0)
                 sb_error_prefix(&store_err, "registry agent");
 

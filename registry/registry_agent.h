@@ -18,6 +18,16 @@ struct registry_options {
         bool insecure_pull;   /* --insecure-pull: plain http allowed for pulls */
         bool skip_tls_verify; /* --skip-tls-verify: no certificate checks */
         const char *store_root;
+        /* (the lists are NULL-terminated, may be NULL, and outlive the agent's start) */
+        bool skip_tls_verify_pull;                 /* --skip-tls-verify-pull */
+        char *const *insecure_registries;          /* --insecure-registry HOST */
+        char *const *skip_tls_verify_registries;   /* --skip-tls-verify-registry HOST */
+        char *const *registry_certificates;        /* --registry-certificate HOST=CA.pem */
+        char *const *registry_client_certs;        /* --registry-client-cert HOST=CERT,KEY */
+        char *const *registry_mirrors;             /* --registry-mirror HOST[/PATH] */
+        char *const *registry_maps;                /* --registry-map FROM=TO */
+        int push_retry;                            /* --push-retry N (0: none) */
+        int pull_retry;                            /* --image-download-retry N */
 };
 
 struct registry_agent;

@@ -145,6 +145,21 @@ void build_config_history(json_t *config, const char *created_by, bool empty_lay
         json_object_set_new(config, "created", json_string(when));
 }
 
+/*
+ * Tell the supervisor about a layer of the target stage as soon as it is in the store, so it
+ * can have the agent upload it while later steps run: one JSON line on the result pipe,
+ * before the final result (which has no newline).
+ */
+static void report_layer(struct builder *b, const struct stage_state *st,
+                         const struct image_descriptor *l)
+{
+        if (b->result_fd < 0 || !b->plan || !b->states || st != &b->states[b->plan->target])
+                return;
+        cleanup_free char *line = sb_xasprintf("{\"layer\":\"%s\",\"size\":%llu}\n", l->digest,
+                                               (unsigned long long) l->size);
+        (void) sb_write_all(b->result_fd, line, strlen(line));
+}
+
 int build_rootfs_commit(struct builder *b, struct stage_state *st, struct build_step_dirs *d,
                         const char *created_by, sb_error_t *err)
 {
@@ -189,5 +204,6 @@ int build_rootfs_commit(struct builder *b, struct stage_state *st, struct build_
         build_config_history(st->config, created_by, false);
         sb_debug("layer %s (%llu bytes, %llu entries)", desc.digest,
                  (unsigned long long) desc.size, (unsigned long long) desc.n_entries);
+        report_layer(b, st, l);
         return 0;
 }

@@ -17,6 +17,7 @@
 #include "common/sb_cleanup.h"
 #include "common/sb_log.h"
 #include "common/sb_util.h"
+#include "image/image_archive.h"
 #include "registry/registry_ref.h"
 #include "sandbox/sandbox_userns.h"
 
@@ -226,12 +227,54 @@ static int hand_store_to_builder(const struct image_store *s,
         return 0;
 }
 
-static int read_result(int fd, struct build_result *ret, sb_error_t *err)
+/* Have the agent upload a blob to every destination in the background (nothing waits). */
+static void upload_early(const struct build_options *o, struct registry_agent *agent,
+                         const char *digest, char *const *from)
 {
-        cleanup_free char *data = NULL;
+        for (size_t i = 0; !o->no_push && agent && o->destinations && o->destinations[i]; i++) {
+                sb_error_t e = { 0 };
+                if (registry_agent_upload(agent, o->destinations[i], digest, from, &e) < 0)
+                        sb_debug("early upload of %s: %s", digest, e.msg);
+        }
+}
+
+/* A {"layer":DIGEST,"size":N} line from the builder: a target layer is in the store. */
+static void builder_layer(const struct build_options *o, struct registry_agent *agent,
+                          const char *line, size_t len)
+{
+        json_auto_t *msg = json_loadb(line, len, 0, NULL);
+        const char *d = json_string_value(json_object_get(msg, "layer"));
+        if (sb_digest_valid(d))
+                upload_early(o, agent, d, NULL);
+}
+
+/*
+ * The builder's pipe: layer lines (each ending in '\n') while it runs, then the result
+ * object (no newline) and EOF.
+ */
+static int read_result(const struct build_options *o, struct registry_agent *agent, int fd,
+                       struct build_result *ret, sb_error_t *err)
+{
+        cleanup_free char *data = sb_xmalloc(BUILD_RESULT_MAX);
         size_t len = 0;
-        sb_error_t rerr = { 0 };
-        if (sb_read_fd(fd, BUILD_RESULT_MAX, &data, &len, &rerr) < 0 || len == 0)
+        for (;;) {
+                if (len == BUILD_RESULT_MAX)
+                        return sb_error_set(err, EIO, "the builder sent an oversized result");
+                ssize_t n = read(fd, data + len, BUILD_RESULT_MAX - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+                char *nl;
+                while ((nl = memchr(data, '\n', len))) {
+                        size_t line = (size_t) (nl - data);
+                        builder_layer(o, agent, data, line);
+                        memmove(data, nl + 1, len - line - 1);
+                        len -= line + 1;
+                }
+        }
+        if (len == 0)
                 return sb_error_set(err, EIO, "the builder stopped without a result");
         json_error_t jerr;
         json_auto_t *msg = json_loadb(data, len, 0, &jerr);
@@ -250,8 +293,43 @@ static int read_result(int fd, struct build_result *ret, sb_error_t *err)
         return 0;
 }
 
-static int run_builder(struct builder *b, const struct sandbox_userns_plan *plan,
-                       struct build_result *ret, sb_error_t *err)
+/*
+ * The target's base image layers are in the store once pulled: start their uploads now,
+ * naming where they came from, so a destination in the same registry mounts them.
+ */
+static void upload_base_layers(struct builder *b, struct registry_agent *agent)
+{
+        const struct build_plan *plan = b->plan;
+        size_t i = plan->target;
+        for (size_t hops = 0; plan->stages[i].base_stage >= 0 && hops < plan->n_stages; hops++)
+                i = (size_t) plan->stages[i].base_stage;
+        const struct build_stage *s = &plan->stages[i];
+        const struct registry_pulled *p = &b->pulled[i];
+        if (s->scratch || s->base_stage >= 0 || !p->resolved)
+                return;
+        char *from[] = { p->resolved, NULL };
+        for (size_t l = 0; l < p->n_layers; l++)
+                upload_early(b->opts, agent, p->layers[l].digest, from);
+}
+
+/* Kaniko's check: may each destination be pushed to? Before anything is built. */
+static int check_push_access(const struct build_options *o, struct registry_agent *agent,
+                             sb_error_t *err)
+{
+        if (o->no_push || o->skip_push_permission_check)
+                return 0;
+        for (size_t i = 0; o->destinations && o->destinations[i]; i++) {
+                int r = registry_agent_check_push(agent, o->destinations[i], err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--destination (checked before building; "
+                                               "--skip-push-permission-check skips this)");
+        }
+        return 0;
+}
+
+static int run_builder(struct builder *b, struct registry_agent *agent,
+                       const struct sandbox_userns_plan *plan, struct build_result *ret,
+                       sb_error_t *err)
 {
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -264,7 +342,7 @@ static int run_builder(struct builder *b, const struct sandbox_userns_plan *plan
                 close(pipefd[0]);
                 return r;
         }
-        r = read_result(pipefd[0], ret, err);
+        r = read_result(b->opts, agent, pipefd[0], ret, err);
         close(pipefd[0]);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -318,6 +396,38 @@ static int oci_form(const struct image_store *store, const char *digest,
         return r;
 }
 
+/* "REPO:TAG" of a destination as Kaniko writes it (":latest" when it named no tag). */
+static char *tag_ref_name(const char *dest)
+{
+        struct registry_ref *ref = NULL;
+        if (registry_ref_parse(dest, &ref, NULL) < 0)
+                return sb_xstrdup(dest);
+        cleanup_free char *name = registry_ref_name(ref);
+        char *s = ref->tag ? sb_xasprintf("%s:%s", name, ref->tag) : sb_xstrdup(name);
+        registry_ref_free(ref);
+        return s;
+}
+
+/*
+ * Queue the config and every layer for every destination before the pushes start, so the
+ * agent's workers upload them in parallel; each push then waits for its blobs.
+ */
+static void queue_image_blobs(const struct build_options *o, struct image_store *store,
+                              struct registry_agent *agent, const char *manifest_digest)
+{
+        cleanup_free char *body = NULL;
+        size_t len = 0;
+        struct image_manifest *m = NULL;
+        if (image_store_read_blob(store, manifest_digest, IMAGE_MANIFEST_MAX, &body, &len,
+                                  NULL) < 0 ||
+            image_manifest_parse(body, len, &m, NULL) < 0)
+                return;
+        upload_early(o, agent, m->config.digest, NULL);
+        for (size_t i = 0; i < m->n_layers; i++)
+                upload_early(o, agent, m->layers[i].digest, NULL);
+        image_manifest_free(m);
+}
+
 static int write_outputs(const struct build_options *o, struct image_store *store,
                          struct registry_agent *agent, const struct build_result *res,
                          sb_error_t *err)
@@ -334,7 +444,17 @@ static int write_outputs(const struct build_options *o, struct image_store *stor
                         return sb_error_prefix(err, "--oci-layout-path '%s'", o->oci_layout_path);
                 sb_info("wrote OCI layout %s:%s", o->oci_layout_path, name);
         }
+        if (o->tar_path) {
+                r = image_archive_write(store, o->tar_path, res->manifest_digest,
+                                        o->destinations, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--tar-path '%s'", o->tar_path);
+                sb_info("wrote docker archive %s", o->tar_path);
+        }
         cleanup_free char *names = sb_xstrdup("");
+        cleanup_free char *tagged = sb_xstrdup("");
+        if (!o->no_push)
+                queue_image_blobs(o, store, agent, res->manifest_digest);
         for (size_t i = 0; !o->no_push && o->destinations && o->destinations[i]; i++) {
                 char digest[SB_DIGEST_STR_LEN + 1];
                 double t0 = sb_now();
@@ -346,6 +466,10 @@ static int write_outputs(const struct build_options *o, struct image_store *stor
                 char *more = sb_xasprintf("%s%s@%s\n", names, o->destinations[i], digest);
                 free(names);
                 names = more;
+                cleanup_free char *tag_name = tag_ref_name(o->destinations[i]);
+                more = sb_xasprintf("%s%s@%s\n", tagged, tag_name, digest);
+                free(tagged);
+                tagged = more;
         }
         if (o->digest_file) {
                 r = sb_write_file_atomic_at(AT_FDCWD, o->digest_file, res->manifest_digest,
@@ -358,6 +482,12 @@ static int write_outputs(const struct build_options *o, struct image_store *stor
                                             strlen(names), 0644, err);
                 if (r < 0)
                         return sb_error_prefix(err, "--image-name-with-digest-file");
+        }
+        if (o->image_name_tag_with_digest_file) {
+                r = sb_write_file_atomic_at(AT_FDCWD, o->image_name_tag_with_digest_file, tagged,
+                                            strlen(tagged), 0644, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "--image-name-tag-with-digest-file");
         }
         return 0;
 }
@@ -438,17 +568,21 @@ int build_run(const struct build_options *o, struct build_result *ret, sb_error_
         r = registry_agent_start(&ropts, &agent, err);
         if (r < 0)
                 goto done;
-        r = pull_bases(&b, agent, err);
+        r = check_push_access(o, agent, err);
+        if (r >= 0)
+                r = pull_bases(&b, agent, err);
         if (r >= 0)
                 r = build_fetch_remote_sources(&b, agent, err);
         if (r < 0)
                 goto done;
+        if (!o->no_push)
+                upload_base_layers(&b, agent);
 
         /* the builder mounts overlays under the store, so it needs a path to it in its own
          * mount namespace (an inherited fd would point into ours, where it cannot mount) */
         store_path = sb_xstrdup(store->root);
         b.store_path = store_path;
-        r = run_builder(&b, &userns, ret, err);
+        r = run_builder(&b, agent, &userns, ret, err);
         if (r < 0)
                 goto done;
         r = write_outputs(o, store, agent, ret, err);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli_parse.h"
+#include "cli/cli_push.h"
 #include "cli/cli_run.h"
 #include "sbuild_config.h"
 
@@ -12,11 +13,14 @@ static void main_help(void)
                "\n"
                "Usage:\n"
                "  sbuild run --context=DIR --dockerfile=FILE --destination=REF [flags]\n"
+               "  sbuild push [flags] LAYOUT-OR-TAR REF\n"
                "  sbuild parse [--format=text|json] FILE\n"
                "  sbuild --help | --version\n"
                "\n"
                "Commands:\n"
                "  run        build a Dockerfile and push or save the image (see 'sbuild run --help')\n"
+               "  push       push an OCI layout or docker-archive saved earlier (see 'sbuild\n"
+               "             push --help')\n"
                "  parse      print a Dockerfile's parsed instructions as text or JSON, without\n"
                "             building (see 'sbuild parse --help')\n"
                "\n"
@@ -42,6 +46,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(cmd, "run") == 0)
                 return cli_run(argc - 1, argv + 1);
+        if (strcmp(cmd, "push") == 0)
+                return cli_push(argc - 1, argv + 1);
         if (strcmp(cmd, "parse") == 0)
                 return cli_parse(argc - 1, argv + 1);
         fprintf(stderr, "sbuild: unknown command '%s' (see 'sbuild --help')\n", cmd);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,11 @@
 #include "common/sb_util.h"
 #include "image/image_store.h"
 #include "registry/registry_client.h"
+#include "registry/registry_mirror.h"
 #include "registry/registry_proto.h"
 #include "registry/registry_seccomp.h"
 #include "registry/registry_ref.h"
+#include "registry/registry_upload.h"
 
 struct registry_agent {
         pid_t pid;
@@ -32,6 +35,9 @@ struct registry_agent {
 };
 
 /* ---- agent side ---- */
+
+/* The agent process's background uploads (one agent per process, created in agent_main). */
+static struct registry_uploads *agent_uploads;
 
 static json_t *desc_to_json(const struct image_descriptor *d)
 {
@@ -61,17 +67,17 @@ static int fetch_blob(struct registry_client *c, const struct image_store *s,
         return registry_client_get_blob(c, s, d->digest, d->size, err);
 }
 
-static int do_pull(const struct image_store *s, const struct registry_options *opts,
-                   const char *ref_s, const char *os, const char *arch, const char *variant,
-                   json_t **ret, sb_error_t *err)
+/* Pull from one source: ref names the registry and repository to ask; the reply names
+ * the image as the user wrote it (name). */
+static int pull_source(const struct image_store *s, const struct registry_options *opts,
+                       const struct registry_ref *ref, const char *name, const char *os,
+                       const char *arch, const char *variant, json_t **ret, sb_error_t *err)
 {
-        struct registry_ref *ref = NULL;
         struct registry_client *c = NULL;
         struct image_index *idx = NULL;
         struct image_manifest *m = NULL;
         cleanup_free char *body = NULL;
         cleanup_free char *ctype = NULL;
-        cleanup_free char *name = NULL;
         char top[SB_DIGEST_STR_LEN + 1], digest[SB_DIGEST_STR_LEN + 1];
         char stored[SB_DIGEST_STR_LEN + 1];
         const char *kind;
@@ -79,9 +85,6 @@ static int do_pull(const struct image_store *s, const struct registry_options *o
         json_t *layers;
         int r;
 
-        r = registry_ref_parse(ref_s, &ref, err);
-        if (r < 0)
-                return r;
         r = registry_client_new(opts, ref, false, &c, err);
         if (r < 0)
                 goto out;
@@ -119,6 +122,13 @@ static int do_pull(const struct image_store *s, const struct registry_options *o
                 r = registry_client_get_manifest(c, digest, &body, &len, &ctype, digest, err);
                 if (r < 0)
                         goto out;
+                /* the digest matched (checked by get_manifest); the size must too */
+                if (len != sel->size) {
+                        r = sb_error_set(err, EBADMSG,
+                                         "manifest %s is %zu bytes, the index says %llu", digest,
+                                         len, (unsigned long long) sel->size);
+                        goto out;
+                }
                 kind = image_manifest_kind(body, len, ctype);
         }
         if (!kind || !is_manifest_type(kind)) {
@@ -138,7 +148,6 @@ static int do_pull(const struct image_store *s, const struct registry_options *o
         if (r < 0)
                 goto out;
 
-        name = registry_ref_name(ref);
         layers = json_array();
         for (size_t i = 0; i < m->n_layers; i++)
                 json_array_append_new(layers, desc_to_json(&m->layers[i]));
@@ -150,6 +159,62 @@ out:
         image_manifest_free(m);
         image_index_free(idx);
         registry_client_free(c);
+        return r;
+}
+
+/*
+ * The "pull" request: try each source (--registry-map targets, then --registry-mirror for
+ * Docker Hub images, then the image's own registry) in order until one delivers the image.
+ * Every source's content is digest-checked the same way, so a mirror cannot substitute
+ * another image for a digest reference; for a tag it is trusted as Kaniko trusts it.
+ */
+static int do_pull(const struct image_store *s, const struct registry_options *opts,
+                   const char *ref_s, const char *os, const char *arch, const char *variant,
+                   json_t **ret, sb_error_t *err)
+{
+        struct registry_ref *ref = NULL;
+        struct registry_source *src = NULL;
+        cleanup_free char *name = NULL;
+        size_t n_src = 0;
+        int r;
+
+        r = registry_ref_parse(ref_s, &ref, err);
+        if (r < 0)
+                return r;
+        r = registry_mirror_sources(opts, ref, &src, &n_src, err);
+        if (r < 0)
+                goto out;
+        name = registry_ref_name(ref);
+        for (size_t i = 0; i < n_src; i++) {
+                struct registry_ref at = { .registry = src[i].registry,
+                                           .repository = src[i].repository,
+                                           .tag = ref->tag,
+                                           .digest = ref->digest };
+                sb_error_t e = { 0 };
+
+                r = pull_source(s, opts, &at, name, os, arch, variant, ret, &e);
+                if (r >= 0) {
+                        if (!src[i].original)
+                                sb_debug("registry: pulled %s from %s/%s", ref_s, at.registry,
+                                         at.repository);
+                        break;
+                }
+                if (src[i].original) {
+                        if (err)
+                                *err = e;
+                        if (n_src > 1 && err) {
+                                size_t l = strlen(err->msg);
+                                snprintf(err->msg + l, sizeof(err->msg) - l,
+                                         " (after %zu registry mirror/map source%s failed)",
+                                         n_src - 1, n_src > 2 ? "s" : "");
+                        }
+                        break;
+                }
+                sb_debug("registry: %s/%s failed for %s: %s", at.registry, at.repository, ref_s,
+                         e.msg);
+        }
+out:
+        registry_sources_free(src, n_src);
         registry_ref_free(ref);
         return r;
 }
@@ -192,6 +257,16 @@ static int do_push(const struct image_store *s, const struct registry_options *o
         r = registry_client_new(opts, ref, true, &c, err);
         if (r < 0)
                 goto out;
+        /* the blobs go up in parallel workers (joining uploads started during the build);
+         * then each is checked here, and one a worker failed on is uploaded again so that
+         * its error is the push's */
+        for (size_t i = 0; agent_uploads && i <= m->n_layers; i++) {
+                const struct image_descriptor *d = i == 0 ? &m->config : &m->layers[i - 1];
+                sb_error_t qerr = { 0 };
+                if (registry_uploads_add(agent_uploads, ref_s, d->digest, &qerr) < 0)
+                        sb_debug("registry: %s", qerr.msg);
+        }
+        registry_uploads_wait(agent_uploads);
         for (size_t i = 0; i <= m->n_layers; i++) {
                 const struct image_descriptor *d = i == 0 ? &m->config : &m->layers[i - 1];
                 bool exists = false;
@@ -203,9 +278,14 @@ static int do_push(const struct image_store *s, const struct registry_options *o
                         sb_debug("registry: %s already has %s", ref->registry, d->digest);
                         continue;
                 }
-                r = registry_client_put_blob(c, s, d->digest, err);
+                char **from = registry_uploads_sources(agent_uploads, d->digest, ref->registry,
+                                                       ref->repository);
+                struct registry_push_blob_opts po = { .mount_from = (const char *const *) from };
+                r = registry_client_push_blob(c, s, d->digest, &po, NULL, err);
+                sb_strv_free(from);
                 if (r < 0)
                         goto out;
+                registry_uploads_note(agent_uploads, d->digest, ref->registry, ref->repository);
         }
         r = registry_client_put_manifest(c, ref->tag ? ref->tag : ref->digest, kind, body, len,
                                          digest, err);
@@ -249,6 +329,68 @@ static json_t *handle_fetch(const struct image_store *s, const sb_error_t *store
         return reply;
 }
 
+/*
+ * {"op":"upload","ref":DEST,"digest":D,"from":["host/repo",...]?}: queue a background
+ * upload of a store blob (from: where the blob is known to be, for mounts) and answer at once.
+ */
+static json_t *handle_upload(const struct image_store *s, const sb_error_t *store_err,
+                             json_t *req)
+{
+        const char *ref = json_string_value(json_object_get(req, "ref"));
+        const char *digest = json_string_value(json_object_get(req, "digest"));
+        json_t *from = json_object_get(req, "from");
+        sb_error_t err = { 0 };
+        size_t i;
+        json_t *v;
+
+        if (!s)
+                return error_reply(store_err);
+        if (!ref || !digest || !sb_digest_valid(digest)) {
+                sb_error_set(&err, EINVAL, "upload needs a ref and a blob digest");
+                return error_reply(&err);
+        }
+        json_array_foreach (from, i, v) {
+                struct registry_ref *src = NULL;
+                const char *name = json_string_value(v);
+                if (name && registry_ref_parse(name, &src, NULL) == 0)
+                        registry_uploads_note(agent_uploads, digest, src->registry,
+                                              src->repository);
+                registry_ref_free(src);
+        }
+        if (!image_store_has_blob(s, digest)) {
+                sb_error_set(&err, ENOENT, "upload: %s is not in the store", digest);
+                return error_reply(&err);
+        }
+        if (registry_uploads_add(agent_uploads, ref, digest, &err) < 0) {
+                sb_error_prefix(&err, "upload to '%.200s'", ref);
+                return error_reply(&err);
+        }
+        return json_pack("{s:b}", "ok", 1);
+}
+
+/* {"op":"check_push","ref":DEST}: may we push there? */
+static json_t *handle_check_push(const struct registry_options *opts, json_t *req)
+{
+        const char *ref_s = json_string_value(json_object_get(req, "ref"));
+        struct registry_ref *ref = NULL;
+        struct registry_client *c = NULL;
+        sb_error_t err = { 0 };
+        int r;
+
+        r = registry_ref_parse(ref_s ? ref_s : "", &ref, &err);
+        if (r >= 0)
+                r = registry_client_new(opts, ref, true, &c, &err);
+        if (r >= 0)
+                r = registry_client_check_push(c, &err);
+        registry_client_free(c);
+        registry_ref_free(ref);
+        if (r < 0) {
+                sb_error_prefix(&err, "no push access to '%.200s'", ref_s ? ref_s : "");
+                return error_reply(&err);
+        }
+        return json_pack("{s:b}", "ok", 1);
+}
+
 static json_t *handle(const struct image_store *s, const sb_error_t *store_err,
                       const struct registry_options *opts, json_t *req)
 {
@@ -259,6 +401,10 @@ static json_t *handle(const struct image_store *s, const sb_error_t *store_err,
 
         if (op && strcmp(op, "fetch") == 0)
                 return handle_fetch(s, store_err, opts, req);
+        if (op && strcmp(op, "upload") == 0)
+                return handle_upload(s, store_err, req);
+        if (op && strcmp(op, "check_push") == 0)
+                return handle_check_push(opts, req);
         if (!op || !ref) {
                 sb_error_set(&err, EINVAL, "malformed request to the registry agent");
                 return error_reply(&err);
@@ -334,11 +480,19 @@ agent_main(int sock, pid_t parent, const struct registry_options *opts)
         }
         if (image_store_open(opts->store_root, &store, &store_err) < 0)
                 sb_error_prefix(&store_err, "registry agent");
+        agent_uploads = registry_uploads_new(store, opts, sock);
 
         for (;;) {
                 json_t *req = NULL, *reply;
                 const char *op;
 
+                /* keep background uploads moving while no request comes */
+                while (registry_uploads_busy(agent_uploads)) {
+                        struct pollfd p = { .fd = sock, .events = POLLIN };
+                        registry_uploads_pump(agent_uploads);
+                        if (poll(&p, 1, 50) != 0)
+                                break;
+                }
                 if (registry_proto_recv(sock, &req, NULL) < 0)
                         break;
                 op = json_string_value(json_object_get(req, "op"));
@@ -354,6 +508,7 @@ agent_main(int sock, pid_t parent, const struct registry_options *opts)
                 }
                 json_decref(reply);
         }
+        registry_uploads_free(agent_uploads);
         image_store_free(store);
         _exit(0);
 }
@@ -574,6 +729,32 @@ int registry_agent_push(struct registry_agent *a, const char *ref, const char *m
         memcpy(ret_digest, d, SB_DIGEST_STR_LEN + 1);
         json_decref(reply);
         return 0;
+}
+
+int registry_agent_upload(struct registry_agent *a, const char *ref, const char *digest,
+                          char *const *from, sb_error_t *err)
+{
+        json_t *req, *reply = NULL, *list = json_array();
+        int r;
+
+        for (size_t i = 0; from && from[i]; i++)
+                json_array_append_new(list, json_string(from[i]));
+        req = json_pack("{s:s, s:s, s:s, s:o}", "op", "upload", "ref", ref ? ref : "", "digest",
+                        digest ? digest : "", "from", list);
+        r = agent_call(a, req, &reply, err);
+        json_decref(reply);
+        return r;
+}
+
+int registry_agent_check_push(struct registry_agent *a, const char *ref, sb_error_t *err)
+{
+        json_t *req, *reply = NULL;
+        int r;
+
+        req = json_pack("{s:s, s:s}", "op", "check_push", "ref", ref ? ref : "");
+        r = agent_call(a, req, &reply, err);
+        json_decref(reply);
+        return r;
 }
 
 void registry_fetched_done(struct registry_fetched *f)

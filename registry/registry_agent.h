@@ -64,6 +64,22 @@ int registry_agent_pull(struct registry_agent *a, const char *ref, const char *o
 int registry_agent_push(struct registry_agent *a, const char *ref, const char *manifest_digest,
                         char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
 
+/*
+ * Queue a background upload of the store blob `digest` to ref's registry and repository and
+ * return at once (the agent's workers, at most 3 at a time, do it; the next push waits for
+ * them). from (NULL-terminated, may be NULL) names references ("host/repo[:tag|@digest]")
+ * known to hold the blob, so a destination in the same registry mounts it instead. A blob
+ * queued twice for one repository goes up once.
+ */
+int registry_agent_upload(struct registry_agent *a, const char *ref, const char *digest,
+                          char *const *from, sb_error_t *err);
+
+/*
+ * Check that the credentials may push to ref (an upload session is opened and cancelled).
+ * The error names ref: "no push access to 'REF': ...".
+ */
+int registry_agent_check_push(struct registry_agent *a, const char *ref, sb_error_t *err);
+
 /* The most an ADD URL download may be; larger downloads fail and leave nothing. */
 #define REGISTRY_FETCH_MAX (8ull * 1024 * 1024 * 1024)
 

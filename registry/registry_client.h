@@ -46,6 +46,40 @@ int registry_client_has_blob(struct registry_client *c, const char *digest, bool
 int registry_client_put_blob(struct registry_client *c, const struct image_store *s,
                              const char *digest, sb_error_t *err);
 
+/* Blobs larger than this go up in PATCH chunks of REGISTRY_CHUNK_SIZE bytes. */
+#define REGISTRY_CHUNK_THRESHOLD (64ull * 1024 * 1024)
+#define REGISTRY_CHUNK_SIZE (16ull * 1024 * 1024)
+
+struct registry_push_blob_opts {
+        /* repositories of the same registry that hold the blob (NULL-terminated, may be
+         * NULL): the first is asked for a cross-repository mount */
+        const char *const *mount_from;
+        uint64_t chunk_threshold; /* 0: REGISTRY_CHUNK_THRESHOLD */
+        uint64_t chunk_size;      /* 0: REGISTRY_CHUNK_SIZE */
+};
+
+struct registry_push_blob_stats {
+        bool mounted;       /* the registry answered the mount with 201: nothing was sent */
+        unsigned n_patches; /* PATCH requests sent (0: monolithic PUT) */
+};
+
+/*
+ * Upload a store blob. With mount_from, POST ?mount=&from= first: 201 ends it; a 202 session
+ * (the registry could not mount) is used for the upload; any other answer falls back to a
+ * plain POST. Blobs over the threshold go up as PATCH chunks ("Content-Range: start-end",
+ * each to the Location of the previous answer), closed with PUT ?digest=; smaller ones in one
+ * PUT. ret may be NULL.
+ */
+int registry_client_push_blob(struct registry_client *c, const struct image_store *s,
+                              const char *digest, const struct registry_push_blob_opts *o,
+                              struct registry_push_blob_stats *ret, sb_error_t *err);
+
+/*
+ * Ask for push access without pushing: POST an upload session and cancel it (DELETE on its
+ * Location; a failed cancel is ignored). -EACCES when the registry refuses (401/403).
+ */
+int registry_client_check_push(struct registry_client *c, sb_error_t *err);
+
 /*
  * PUT manifest bytes under reference (tag or digest) with media_type as Content-Type.
  * ret_digest is the sha256 of the bytes sent; if the registry's Docker-Content-Digest

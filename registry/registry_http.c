@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sb_cleanup.h"
@@ -17,15 +18,15 @@
 #include "image/image_oci.h"
 #include "registry/registry_auth.h"
 #include "registry/registry_ref.h"
+#include "registry/registry_retry.h"
+#include "registry/registry_token.h"
 
-#define ERR_BODY_MAX    (64u * 1024u)
-#define TOKEN_BODY_MAX  (1024u * 1024u)
-#define TOKEN_MAX       (64u * 1024u)
+#define ERR_BODY_MAX    REGISTRY_ERR_BODY_MAX
+/* OAuth2 client_id sent with refresh-token requests */
+#define TOKEN_CLIENT_ID "sbuild"
 #define HDR_VALUE_MAX   8192u
-#define CONNECT_TIMEOUT 30L
-/* Less than 1 byte/s for this long means the server stalled. */
-#define STALL_TIME 60L
 #define USER_AGENT "sbuild/0.1"
+#define SYSTEM_CA_DIR "/etc/ssl/certs"
 
 static void xfer_reset_response(struct registry_xfer *x)
 {
@@ -33,7 +34,9 @@ static void xfer_reset_response(struct registry_xfer *x)
         free(x->content_digest);
         free(x->content_type_resp);
         free(x->last_modified);
+        free(x->retry_after);
         x->location = x->content_digest = x->content_type_resp = x->last_modified = NULL;
+        x->retry_after = NULL;
         for (size_t i = 0; i < x->n_challenges; i++) {
                 free(x->challenges[i]);
                 x->challenges[i] = NULL;
@@ -82,6 +85,9 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
                         }
                         return len;
                 }
+                /* body_max 0: a body nobody asked for; keep its start like an error's */
+                if (x->body_max == 0)
+                        goto keep_start;
                 if (x->body_len + len > x->body_max) {
                         x->too_big = true;
                         return 0;
@@ -89,6 +95,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
                 body_append(x, p, len);
                 return len;
         }
+keep_start:
         /* error bodies: keep the start, drop the rest */
         if (x->body_len < ERR_BODY_MAX)
                 body_append(x, p,
@@ -130,6 +137,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
                 slot = &x->content_type_resp;
         else if (nlen == 13 && strncasecmp(p, "last-modified", 13) == 0)
                 slot = &x->last_modified;
+        else if (nlen == 11 && strncasecmp(p, "retry-after", 11) == 0)
+                slot = &x->retry_after;
         else if (nlen == 16 && strncasecmp(p, "www-authenticate", 16) == 0 &&
                  x->n_challenges < CHALLENGES_MAX)
                 slot = &x->challenges[x->n_challenges++];
@@ -201,11 +210,25 @@ static bool same_origin(const char *a, const char *b)
         return same;
 }
 
+/* url is on the client's registry (either scheme): its TLS options apply. */
+static bool for_registry(const struct registry_client *c, const char *url)
+{
+        cleanup_free char *https = NULL;
+        cleanup_free char *http = NULL;
+
+        if (!c->host)
+                return false;
+        https = sb_xasprintf("https://%s/", c->host);
+        http = sb_xasprintf("http://%s/", c->host);
+        return same_origin(url, https) || same_origin(url, http);
+}
+
 static CURLcode perform_once(struct registry_client *c, struct registry_xfer *x)
 {
         CURL *h = c->curl;
         struct curl_slist *hdrs = NULL;
         cleanup_free char *ctype = NULL;
+        cleanup_free char *crange = NULL;
         char *authz = NULL;
         bool ours = c->base && same_origin(x->url, c->base);
         CURLcode rc;
@@ -225,9 +248,12 @@ static CURLcode perform_once(struct registry_client *c, struct registry_xfer *x)
         curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
         curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_TIME);
+        /* every request (registry, token, ADD download) gets both limits: a server that
+         * stops sending (or answering) fails the request instead of hanging the build */
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, REGISTRY_CONNECT_TIMEOUT);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, REGISTRY_STALL_BYTES);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, REGISTRY_STALL_TIME);
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
         curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
@@ -236,6 +262,19 @@ static CURLcode perform_once(struct registry_client *c, struct registry_xfer *x)
         if (c->skip_tls_verify) {
                 curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
                 curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+        /* Per-registry TLS material applies only to that registry's own URLs, never to a
+         * redirect target or token realm elsewhere. */
+        if (c->ca_file && for_registry(c, x->url)) {
+                /* CAINFO replaces the default bundle; CAPATH keeps the system CAs trusted */
+                curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+                curl_easy_setopt(h, CURLOPT_CAPATH, SYSTEM_CA_DIR);
+        }
+        if (c->client_cert && c->client_key && for_registry(c, x->url)) {
+                curl_easy_setopt(h, CURLOPT_SSLCERT, c->client_cert);
+                curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+                curl_easy_setopt(h, CURLOPT_SSLKEY, c->client_key);
+                curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         }
         if (x->follow) {
                 /* libcurl drops Authorization (ours and Basic) when the host changes */
@@ -246,10 +285,16 @@ static CURLcode perform_once(struct registry_client *c, struct registry_xfer *x)
         if (strcmp(x->method, "HEAD") == 0) {
                 curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
         } else if (strcmp(x->method, "POST") == 0) {
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-        } else if (strcmp(x->method, "PUT") == 0) {
+                /* up_data: a small in-memory body (the token refresh form); else none */
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 (curl_off_t) (x->up_data ? x->up_size : 0));
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->up_data ? x->up_data : "");
+        } else if (strcmp(x->method, "DELETE") == 0) {
+                curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+        } else if (strcmp(x->method, "PUT") == 0 || strcmp(x->method, "PATCH") == 0) {
                 curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+                if (strcmp(x->method, "PATCH") == 0)
+                        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
                 curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
                 curl_easy_setopt(h, CURLOPT_READDATA, x);
                 curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
@@ -263,12 +308,18 @@ static CURLcode perform_once(struct registry_client *c, struct registry_xfer *x)
                 hdrs = curl_slist_append(hdrs, ctype);
         }
         hdrs = curl_slist_append(hdrs, "Expect:");
+        if (x->content_range) {
+                crange = sb_xasprintf("Content-Range: %s", x->content_range);
+                hdrs = curl_slist_append(hdrs, crange);
+        }
         if (x->registry_auth && ours && c->auth == REGISTRY_AUTH_BEARER && c->token) {
                 authz = sb_xasprintf("Authorization: Bearer %s", c->token);
                 hdrs = curl_slist_append(hdrs, authz);
         }
-        if ((x->registry_auth && ours && c->auth == REGISTRY_AUTH_BASIC) ||
-            (x->basic_creds && c->creds.username)) {
+        /* Basic credentials go to the registry itself once it asked for them, and to a
+         * token realm (x->basic_creds); never in the URL */
+        if (((x->registry_auth && ours && c->auth == REGISTRY_AUTH_BASIC) || x->basic_creds) &&
+            c->creds.username && c->creds.password) {
                 curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
                 curl_easy_setopt(h, CURLOPT_USERNAME, c->creds.username);
                 curl_easy_setopt(h, CURLOPT_PASSWORD, c->creds.password);
@@ -314,10 +365,14 @@ static int transport_error(struct registry_client *c, struct registry_xfer *x, C
                 return sb_error_set(err, EHOSTUNREACH, "cannot resolve registry host %s", c->host);
         case CURLE_OPERATION_TIMEDOUT:
                 return sb_error_set(err, ETIMEDOUT, "%s timed out: %s", c->host, detail);
-        case CURLE_SSL_CONNECT_ERROR:
         case CURLE_PEER_FAILED_VERIFICATION:
+                return sb_error_set(err, EPROTO,
+                                    "TLS certificate of %s not trusted: %s (--registry-certificate "
+                                    "%s=CA.pem adds a CA)",
+                                    c->host, detail, c->host);
         case CURLE_SSL_CACERT_BADFILE:
         case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CONNECT_ERROR:
                 return sb_error_set(err, EPROTO, "TLS error talking to %s: %s", c->host, detail);
         case CURLE_UNSUPPORTED_PROTOCOL:
                 return sb_error_set(err, EPROTO, "refused a non-http(s) URL from %s", c->host);
@@ -369,10 +424,15 @@ int registry_http_error(struct registry_client *c, struct registry_xfer *x, cons
         }
         json_decref(root);
         registry_http_clean_line(msg, 300);
+        if (x->retried > 0) {
+                size_t l = strlen(msg);
+                snprintf(msg + l, sizeof(msg) - l, " (after %d retr%s)", x->retried,
+                         x->retried == 1 ? "y" : "ies");
+        }
 
         switch (x->status) {
         case 401:
-                if (c->auth == REGISTRY_AUTH_NONE && !c->creds.username)
+                if (!registry_creds_present(&c->creds))
                         return sb_error_set(err, EACCES,
                                             "authentication required by %s and no credentials "
                                             "for it in docker config.json%s%s%s",
@@ -411,103 +471,148 @@ static int load_creds(struct registry_client *c, sb_error_t *err)
         return 0;
 }
 
-static bool token_printable(const char *t)
+/* GET realm?service=&scope=... (Basic credentials or anonymous), or with a refresh token
+ * POST the OAuth2 form; the reply parsed into ret. */
+static int token_request(struct registry_client *c, const struct registry_challenge *ch,
+                         const char *scopes, struct registry_token_reply *ret, sb_error_t *err)
 {
-        for (; *t; t++)
-                if ((unsigned char) *t <= 0x20 || (unsigned char) *t >= 0x7f)
-                        return false;
-        return true;
-}
-
-static int fetch_token(struct registry_client *c, const struct registry_challenge *ch,
-                       sb_error_t *err)
-{
-        cleanup_free char *scope = NULL;
-        cleanup_free char *realm_host = NULL;
-        char *url = NULL;
-        CURLU *u = NULL;
-        struct registry_xfer x = { .method = "GET", .body_max = TOKEN_BODY_MAX, .up_fd = -1 };
-        json_t *root = NULL;
-        const char *tok;
+        struct registry_xfer x = { .body_max = REGISTRY_TOKEN_BODY_MAX, .up_fd = -1 };
+        const char *who = "an anonymous token";
+        char *form = NULL, *url = NULL;
+        CURLU *u = curl_url();
         CURLcode rc;
         int r;
 
-        if (!ch->realm)
-                return sb_error_set(err, EPROTO, "%s asked for a token without a realm", c->host);
-        u = curl_url();
-        if (!u || curl_url_set(u, CURLUPART_URL, ch->realm, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_HOST, &realm_host, 0) != CURLUE_OK) {
-                r = sb_error_set(err, EPROTO, "%s gave an invalid token realm", c->host);
-                goto out;
+        if (c->creds.identity_token) {
+                form = registry_token_refresh_form(c->creds.identity_token, ch->service, scopes,
+                                                   TOKEN_CLIENT_ID);
+                x.method = "POST";
+                x.url = ch->realm;
+                x.up_data = form;
+                x.up_size = strlen(form);
+                x.content_type = "application/x-www-form-urlencoded";
+                who = "the identity token";
+                rc = perform_once(c, &x);
+                /* a token server without the OAuth2 endpoint: docker then uses GET */
+                if (rc == CURLE_OK && (x.status == 404 || x.status == 405) &&
+                    c->creds.password) {
+                        explicit_bzero(form, strlen(form));
+                        x.up_data = NULL;
+                        x.up_size = 0;
+                        x.content_type = NULL;
+                } else {
+                        goto done;
+                }
         }
-        if (strncasecmp(ch->realm, "https://", 8) != 0 &&
-            !(strncasecmp(ch->realm, "http://", 7) == 0 &&
-              (c->allow_http || registry_host_is_loopback(realm_host)))) {
-                r = sb_error_set(err, EPROTO, "%s: token realm is not https", c->host);
+        if (!u || curl_url_set(u, CURLUPART_URL, ch->realm, 0) != CURLUE_OK) {
+                r = sb_error_set(err, EPROTO, "%s gave an invalid token realm", c->host);
                 goto out;
         }
         if (ch->service) {
                 cleanup_free char *q = sb_xasprintf("service=%s", ch->service);
                 curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
         }
-        scope = sb_xasprintf("repository:%s:%s", c->repo, c->push ? "pull,push" : "pull");
-        {
-                cleanup_free char *q = sb_xasprintf("scope=%s", scope);
+        for (const char *p = scopes; *p;) {
+                size_t n = strcspn(p, " ");
+                cleanup_free char *one = sb_xstrndup(p, n);
+                cleanup_free char *q = sb_xasprintf("scope=%s", one);
                 curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
-        }
-        if (ch->scope) {
-                /* extra scopes the registry asked for, space-separated */
-                cleanup_free char *all = sb_xstrdup(ch->scope);
-                char *save = NULL;
-                for (char *s = strtok_r(all, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
-                        if (strcmp(s, scope) == 0)
-                                continue;
-                        cleanup_free char *q = sb_xasprintf("scope=%s", s);
-                        curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
-                }
+                p += n;
+                while (*p == ' ')
+                        p++;
         }
         if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
                 r = sb_error_set(err, EPROTO, "%s gave an invalid token realm", c->host);
                 goto out;
         }
+        x.method = "GET";
         x.url = url;
-        x.basic_creds = c->creds.username != NULL;
+        x.basic_creds = c->creds.username && c->creds.password;
+        if (x.basic_creds)
+                who = "the credentials from docker config.json";
         rc = perform_once(c, &x);
+done:
         if (rc != CURLE_OK) {
                 r = transport_error(c, &x, rc, err);
                 sb_error_prefix(err, "token request");
                 goto out;
         }
         if (x.status != 200) {
-                r = sb_error_set(err, EACCES, "token server %s refused %s (HTTP %ld)", realm_host,
-                                 c->creds.username ? "the credentials from docker config.json"
-                                                   : "an anonymous token",
-                                 x.status);
+                cleanup_free char *rhost = NULL;
+                CURLU *ru = curl_url();
+                if (ru && curl_url_set(ru, CURLUPART_URL, ch->realm, 0) == CURLUE_OK)
+                        curl_url_get(ru, CURLUPART_HOST, &rhost, 0);
+                curl_url_cleanup(ru);
+                r = sb_error_set(err, EACCES, "token server %s refused %s for %s (HTTP %ld)",
+                                 rhost ? rhost : "(unknown)", who, c->host, x.status);
                 goto out;
         }
-        root = json_loadb(x.body ? x.body : "", x.body_len, 0, NULL);
-        tok = json_string_value(json_object_get(root, "access_token"));
-        if (!tok || !*tok)
-                tok = json_string_value(json_object_get(root, "token"));
-        if (!tok || !*tok || strlen(tok) > TOKEN_MAX || !token_printable(tok)) {
-                r = sb_error_set(err, EPROTO, "token server %s sent no usable token", realm_host);
-                goto out;
+        r = registry_token_parse_reply(x.body, x.body_len, (int64_t) time(NULL), ret, err);
+        if (r < 0)
+                sb_error_prefix(err, "token server for %s", c->host);
+out:
+        if (x.body)
+                explicit_bzero(x.body, x.body_len);
+        if (form) {
+                explicit_bzero(form, strlen(form));
+                free(form);
         }
+        registry_http_xfer_done(&x);
+        curl_free(url);
+        curl_url_cleanup(u);
+        return r;
+}
+
+static void set_token(struct registry_client *c, const char *tok)
+{
         if (c->token) {
                 explicit_bzero(c->token, strlen(c->token));
                 free(c->token);
         }
         c->token = sb_xstrdup(tok);
         c->auth = REGISTRY_AUTH_BEARER;
-        r = 0;
-out:
-        if (x.body)
-                explicit_bzero(x.body, x.body_len);
-        registry_http_xfer_done(&x);
-        json_decref(root);
-        curl_free(url);
-        curl_url_cleanup(u);
-        return r;
+}
+
+/* A token for the challenge's realm and the scopes this request needs: from the cache
+ * unless it is the token the registry just refused, else from the token server. */
+static int fetch_token(struct registry_client *c, const struct registry_challenge *ch,
+                       char *const *extra, sb_error_t *err)
+{
+        struct registry_token_reply reply = { 0 };
+        cleanup_free char *scopes = NULL;
+        char *cached = NULL;
+        int r;
+
+        if (!ch->realm)
+                return sb_error_set(err, EPROTO, "%s asked for a token without a realm", c->host);
+        r = registry_token_realm_check(ch->realm, c->host, c->allow_http, err);
+        if (r < 0)
+                return r;
+        r = registry_token_scopes(c->repo, c->push, ch->scope, extra, &scopes, err);
+        if (r < 0)
+                return r;
+        if (registry_token_cache_get(ch->realm, ch->service, scopes, (int64_t) time(NULL),
+                                     &cached) > 0) {
+                bool refused = c->token && strcmp(c->token, cached) == 0;
+                if (!refused) {
+                        sb_debug("registry: cached token for %s (%s)", c->host, scopes);
+                        set_token(c, cached);
+                        explicit_bzero(cached, strlen(cached));
+                        free(cached);
+                        return 0;
+                }
+                registry_token_cache_drop(ch->realm, ch->service, scopes);
+                explicit_bzero(cached, strlen(cached));
+                free(cached);
+        }
+        sb_debug("registry: requesting a token for %s (%s)", c->host, scopes);
+        r = token_request(c, ch, scopes, &reply, err);
+        if (r < 0)
+                return r;
+        registry_token_cache_put(ch->realm, ch->service, scopes, reply.token, reply.expires_at);
+        set_token(c, reply.token);
+        registry_token_reply_done(&reply);
+        return 0;
 }
 
 /* After a 401: returns 1 to retry with new credentials, 0 to give up, -errno on error. */
@@ -534,10 +639,18 @@ static int authenticate(struct registry_client *c, struct registry_xfer *x, sb_e
         r = load_creds(c, err);
         if (r < 0)
                 goto out;
-        if (have_bearer) {
-                r = fetch_token(c, &ch, err);
+        if (have_bearer && c->creds.registry_token) {
+                /* a registry token goes as it is; once refused there is nothing else to try */
+                r = 0;
+                if (!c->token || strcmp(c->token, c->creds.registry_token) != 0) {
+                        set_token(c, c->creds.registry_token);
+                        r = 1;
+                }
+        } else if (have_bearer) {
+                r = fetch_token(c, &ch, x->scopes, err);
                 r = r < 0 ? r : 1;
-        } else if (have_basic && c->auth != REGISTRY_AUTH_BASIC && c->creds.username) {
+        } else if (have_basic && c->auth != REGISTRY_AUTH_BASIC && c->creds.username &&
+                   c->creds.password) {
                 c->auth = REGISTRY_AUTH_BASIC;
                 r = 1;
         } else {
@@ -549,20 +662,45 @@ out:
         return r;
 }
 
-/* Perform x; on 401 authenticate once and retry. 0 with x->status set, or -errno. */
+/*
+ * Perform x; on 401 authenticate once and retry; retry connection errors, timeouts, 5xx and
+ * 429 up to c->retries times. 0 with x->status set, or -errno.
+ */
 int registry_http_request(struct registry_client *c, struct registry_xfer *x, sb_error_t *err)
 {
-        for (int attempt = 0;; attempt++) {
-                CURLcode rc = perform_once(c, x);
-                int r;
+        bool authed = false;
 
-                if (rc != CURLE_OK)
-                        return transport_error(c, x, rc, err);
-                if (x->status != 401 || attempt > 0)
-                        return 0;
-                r = authenticate(c, x, err);
-                if (r <= 0)
+        x->retried = 0;
+        for (;;) {
+                CURLcode rc = perform_once(c, x);
+                bool again;
+                int r = 0;
+
+                if (rc == CURLE_OK && x->status == 401 && !authed) {
+                        authed = true;
+                        r = authenticate(c, x, err);
+                        if (r <= 0)
+                                return r;
+                        continue;
+                }
+                again = rc != CURLE_OK ? registry_retry_code(x, rc) : registry_retry_status(x->status);
+                if (!again || x->retried >= c->retries || !registry_retry_rewind(x, err, &r)) {
+                        if (r < 0)
+                                return r;
+                        if (rc == CURLE_OK)
+                                return 0;
+                        r = transport_error(c, x, rc, err);
+                        if (x->retried > 0)
+                                sb_error_prefix(err, "after %d retr%s", x->retried,
+                                                x->retried == 1 ? "y" : "ies");
                         return r;
+                }
+                unsigned ms = registry_retry_wait_ms(c, x, x->retried);
+                sb_debug("registry: %s %s failed (%s), retry %d of %d in %u ms", x->method,
+                         x->url, rc != CURLE_OK ? curl_easy_strerror(rc) : "server error",
+                         x->retried + 1, c->retries, ms);
+                x->retried++;
+                registry_retry_sleep_ms(ms);
         }
 }
 
@@ -574,11 +712,22 @@ int registry_http_perform(struct registry_client *c, struct registry_xfer *x, sb
         return 0;
 }
 
-/* Choose the scheme with GET /v2/: https first; http when allowed and https fails. */
+/* The https attempt failed in a way that shows the server speaks TLS: falling back to
+ * plain http would only hide the real problem (an untrusted certificate, a refused client
+ * certificate). */
+static bool tls_is_spoken(CURLcode rc)
+{
+        return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+               rc == CURLE_SSL_CERTPROBLEM;
+}
+
+/* Choose the scheme with GET /v2/: https first; http when allowed and https fails. The probe
+ * is retried like any request (c->retries). */
 int registry_http_ensure_base(struct registry_client *c, sb_error_t *err)
 {
         static const char *const schemes[] = { "https", "http" };
         size_t n = c->allow_http ? 2 : 1;
+        sb_error_t https_err = { 0 };
         int r = 0;
 
         if (c->base)
@@ -589,10 +738,23 @@ int registry_http_ensure_base(struct registry_client *c, sb_error_t *err)
                 struct registry_xfer x = {
                         .method = "GET", .url = url, .body_max = ERR_BODY_MAX, .up_fd = -1
                 };
-                CURLcode rc = perform_once(c, &x);
+                CURLcode rc;
 
-                /* an oversized /v2/ body still proves the scheme works */
-                if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x.too_big)) {
+                for (int tries = 0;; tries++) {
+                        rc = perform_once(c, &x);
+                        if (rc == CURLE_OK && !registry_retry_status(x.status))
+                                break;
+                        if (rc != CURLE_OK && !registry_retry_code(&x, rc))
+                                break;
+                        if (tries >= c->retries)
+                                break;
+                        registry_retry_sleep_ms(registry_retry_wait_ms(c, &x, tries));
+                }
+                /* a plain-http answer "400: HTTP request to an HTTPS server" is not a registry */
+                if (i == 1 && rc == CURLE_OK && x.status == 400 && https_err.code) {
+                        rc = CURLE_SSL_CONNECT_ERROR;
+                } else if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x.too_big)) {
+                        /* (an oversized /v2/ body still proves the scheme works) */
                         sb_debug("registry: %s speaks %s (GET /v2/ -> %ld)", c->host, schemes[i],
                                  x.status);
                         c->base = base;
@@ -600,12 +762,20 @@ int registry_http_ensure_base(struct registry_client *c, sb_error_t *err)
                         registry_http_xfer_done(&x);
                         return 0;
                 }
-                r = transport_error(c, &x, rc, err);
-                sb_debug("registry: %s over %s failed: %s", c->host, schemes[i],
-                         err ? err->msg : "");
+                if (i == 0) {
+                        r = transport_error(c, &x, rc, &https_err);
+                        sb_debug("registry: %s over https failed: %s", c->host, https_err.msg);
+                        if (tls_is_spoken(rc))
+                                n = 1;
+                } else if (rc != CURLE_SSL_CONNECT_ERROR) {
+                        /* both failed: the http error says more when https was refused */
+                        r = transport_error(c, &x, rc, &https_err);
+                }
                 free(base);
                 free(url);
                 registry_http_xfer_done(&x);
         }
+        if (err)
+                *err = https_err;
         return r;
 }

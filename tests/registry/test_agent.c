@@ -539,3 +539,242 @@ Test(registry_agent, htpasswd_registry_accepts_configured_credentials_only)
         free(htpasswd);
         free(store1);
 }
+
+/* ---- push paths: chunked uploads, cross-repository mounts, background uploads ---- */
+
+/* A store blob of size pseudo-random bytes (incompressible, so sizes are what they say). */
+static void put_random_blob(const char *store_name, size_t size, char digest[SB_DIGEST_STR_LEN + 1])
+{
+        char *root = tmp_path(store_name);
+        struct image_store *s = NULL;
+        sb_error_t err = { 0 };
+        unsigned char *buf = malloc(size);
+        uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
+
+        cr_assert_eq(image_store_open(root, &s, &err), 0, "%s", err.msg);
+        for (size_t i = 0; i < size; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf[i] = (unsigned char) x;
+        }
+        cr_assert_eq(image_store_put_blob(s, (const char *) buf, size, digest, &err), 0, "%s",
+                     err.msg);
+        image_store_free(s);
+        free(buf);
+        free(root);
+}
+
+static struct registry_client *client_for(const char *repo, const char *store_name,
+                                          struct image_store **ret_store)
+{
+        static struct registry_options o = { 0 };
+        char *root = tmp_path(store_name);
+        char *refs = sb_xasprintf("127.0.0.1:%d/%s", port, repo);
+        struct registry_ref *ref = NULL;
+        struct registry_client *c = NULL;
+        sb_error_t err = { 0 };
+
+        cr_assert_eq(image_store_open(root, ret_store, &err), 0, "%s", err.msg);
+        cr_assert_eq(registry_ref_parse(refs, &ref, &err), 0, "%s", err.msg);
+        cr_assert_eq(registry_client_new(&o, ref, true, &c, &err), 0, "%s", err.msg);
+        registry_ref_free(ref);
+        free(refs);
+        free(root);
+        return c;
+}
+
+/* GET digest from repo into a fresh store (the client checks the bytes against the digest). */
+static void assert_blob_pulls_back(const char *repo, const char *digest, uint64_t size)
+{
+        struct image_store *s = NULL;
+        struct registry_client *c = client_for(repo, "check-store", &s);
+        sb_error_t err = { 0 };
+
+        cr_assert_eq(registry_client_get_blob(c, s, digest, size, &err), 0, "%s: %s", repo,
+                     err.msg);
+        cr_assert(image_store_has_blob(s, digest));
+        registry_client_free(c);
+        image_store_free(s);
+        char *root = tmp_path("check-store");
+        sb_rm_rf_at(AT_FDCWD, root, NULL);
+        free(root);
+}
+
+static void chunked_upload_round_trip(void)
+{
+        const size_t size = 3 * 1024 * 1024 + 12345;
+        char digest[SB_DIGEST_STR_LEN + 1];
+        struct image_store *s = NULL;
+        struct registry_client *c;
+        struct registry_push_blob_opts o = { .chunk_threshold = 1024 * 1024,
+                                             .chunk_size = 1024 * 1024 + 7 };
+        struct registry_push_blob_stats st = { 0 };
+        sb_error_t err = { 0 };
+
+        put_random_blob("store1", size, digest);
+        c = client_for("chunked/img", "store1", &s);
+        cr_assert_eq(registry_client_push_blob(c, s, digest, &o, &st, &err), 0, "%s", err.msg);
+        /* 3 MiB + 12345 in chunks of 1 MiB + 7: three full chunks and a short one */
+        cr_assert_eq(st.n_patches, 4);
+        cr_assert_not(st.mounted);
+        registry_client_free(c);
+        image_store_free(s);
+        assert_blob_pulls_back("chunked/img", digest, size);
+}
+
+Test(registry_agent, large_blob_goes_up_in_patch_chunks_to_absolute_locations_with_a_query)
+{
+        start_registry("");
+        chunked_upload_round_trip();
+}
+
+Test(registry_agent, large_blob_goes_up_in_patch_chunks_to_relative_locations)
+{
+        start_registry("  relativeurls: true\n");
+        chunked_upload_round_trip();
+}
+
+Test(registry_agent, blob_in_another_repository_is_mounted_not_uploaded)
+{
+        char digest[SB_DIGEST_STR_LEN + 1];
+        struct image_store *s = NULL;
+        struct registry_client *a, *b;
+        const char *from[] = { "team/base", NULL };
+        struct registry_push_blob_opts o = { .mount_from = from };
+        struct registry_push_blob_stats st = { 0 };
+        sb_error_t err = { 0 };
+        bool exists = true;
+
+        start_registry("");
+        put_random_blob("store1", 200000, digest);
+        a = client_for("team/base", "store1", &s);
+        cr_assert_eq(registry_client_put_blob(a, s, digest, &err), 0, "%s", err.msg);
+        registry_client_free(a);
+        image_store_free(s);
+
+        b = client_for("team/app", "store1", &s);
+        cr_assert_eq(registry_client_has_blob(b, digest, &exists, &err), 0, "%s", err.msg);
+        cr_assert_not(exists, "repositories do not share blobs until mounted");
+        cr_assert_eq(registry_client_push_blob(b, s, digest, &o, &st, &err), 0, "%s", err.msg);
+        cr_assert(st.mounted, "the registry answered the mount with 201");
+        cr_assert_eq(st.n_patches, 0);
+        cr_assert_eq(registry_client_has_blob(b, digest, &exists, &err), 0, "%s", err.msg);
+        cr_assert(exists);
+        registry_client_free(b);
+        image_store_free(s);
+        assert_blob_pulls_back("team/app", digest, 200000);
+}
+
+Test(registry_agent, mount_the_registry_cannot_do_falls_back_to_its_upload_session)
+{
+        char digest[SB_DIGEST_STR_LEN + 1];
+        struct image_store *s = NULL;
+        struct registry_client *c;
+        const char *from[] = { "nobody/has-it", NULL };
+        /* over the threshold: the chunks go into the 202 session the mount answer opened */
+        struct registry_push_blob_opts o = { .mount_from = from, .chunk_threshold = 100000,
+                                             .chunk_size = 65536 };
+        struct registry_push_blob_stats st = { 0 };
+        sb_error_t err = { 0 };
+
+        start_registry("");
+        put_random_blob("store1", 200000, digest);
+        c = client_for("team/other", "store1", &s);
+        cr_assert_eq(registry_client_push_blob(c, s, digest, &o, &st, &err), 0, "%s", err.msg);
+        cr_assert_not(st.mounted);
+        cr_assert_eq(st.n_patches, 4);
+        registry_client_free(c);
+        image_store_free(s);
+        assert_blob_pulls_back("team/other", digest, 200000);
+}
+
+Test(registry_agent, background_uploads_reach_every_destination_before_the_push_ends)
+{
+        struct image img;
+        struct registry_agent *a;
+        sb_error_t err = { 0 };
+        char digest[SB_DIGEST_STR_LEN + 1];
+        char *store1 = tmp_path("store1");
+        char *dest1, *dest2, *dest3;
+        char *const none[] = { NULL };
+
+        start_registry("");
+        build_image(store1, &img);
+        dest1 = sb_xasprintf("127.0.0.1:%d/bg/one:v1", port);
+        dest2 = sb_xasprintf("127.0.0.1:%d/bg/one:v2", port);
+        dest3 = sb_xasprintf("127.0.0.1:%d/bg/two:v1", port);
+        a = start_agent("store1");
+        /* queued uploads answer at once; the same blob twice for one repository goes up once */
+        cr_assert_eq(registry_agent_upload(a, dest1, img.layer.digest, none, &err), 0, "%s",
+                     err.msg);
+        cr_assert_eq(registry_agent_upload(a, dest2, img.layer.digest, NULL, &err), 0, "%s",
+                     err.msg);
+        cr_assert_eq(registry_agent_upload(a, dest3, img.layer.digest, NULL, &err), 0, "%s",
+                     err.msg);
+        /* the worker uploads without any further request */
+        for (int i = 0; i < 200; i++) {
+                struct image_store *s = NULL;
+                struct registry_client *c = client_for("bg/one", "probe", &s);
+                bool exists = false;
+                int r = registry_client_has_blob(c, img.layer.digest, &exists, &err);
+                registry_client_free(c);
+                image_store_free(s);
+                cr_assert_eq(r, 0, "%s", err.msg);
+                if (exists)
+                        break;
+                cr_assert_lt(i, 199, "the background upload never arrived");
+                nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+        cr_assert_eq(registry_agent_upload(a, dest1, "sha256:0000000000000000000000000000000000000"
+                                                     "000000000000000000000000000",
+                                           NULL, &err),
+                     -ENOENT, "a blob not in the store is refused");
+        cr_assert_eq(registry_agent_push(a, dest1, img.manifest, digest, &err), 0, "%s", err.msg);
+        cr_assert_eq(registry_agent_push(a, dest2, img.manifest, digest, &err), 0, "%s", err.msg);
+        cr_assert_eq(registry_agent_push(a, dest3, img.manifest, digest, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(digest, img.manifest);
+        registry_agent_stop(a);
+        assert_blob_pulls_back("bg/two", img.layer.digest, img.layer.size);
+        assert_blob_pulls_back("bg/one", img.config.digest, img.config.size);
+        free(dest1);
+        free(dest2);
+        free(dest3);
+        free(store1);
+}
+
+Test(registry_agent, push_permission_check_names_the_destination_it_may_not_push_to)
+{
+        struct registry_agent *a;
+        sb_error_t err = { 0 };
+        char *htpasswd = tmp_path("htpasswd");
+        char *yaml, *ref;
+        int st;
+
+        {
+                pid_t pid = fork();
+                cr_assert_geq(pid, 0);
+                if (pid == 0) {
+                        int fd = open(htpasswd, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                        dup2(fd, 1);
+                        execl("/usr/bin/htpasswd", "htpasswd", "-nbB", "builder", "s3cret",
+                              (char *) NULL);
+                        _exit(127);
+                }
+                waitpid(pid, &st, 0);
+                cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "htpasswd failed");
+        }
+        yaml = sb_xasprintf("auth:\n  htpasswd: {realm: test-realm, path: %s}\n", htpasswd);
+        start_registry(yaml);
+        ref = sb_xasprintf("127.0.0.1:%d/locked/img:v1", port);
+        a = start_agent("store1");
+        cr_assert_eq(registry_agent_check_push(a, ref, &err), -EACCES, "%s", err.msg);
+        cr_assert(strstr(err.msg, "no push access"), "%s", err.msg);
+        cr_assert(strstr(err.msg, ref), "%s", err.msg);
+        write_docker_config("builder", "s3cret");
+        cr_assert_eq(registry_agent_check_push(a, ref, &err), 0, "%s", err.msg);
+        registry_agent_stop(a);
+        free(yaml);
+        free(ref);
+        free(htpasswd);
+}

@@ -8,8 +8,9 @@
 # random data (gzip cannot shrink it, so bytes on the wire = bytes on disk). Each run starts
 # from an empty registry (restarted between runs, outside the timing) and an empty store or
 # destination directory, so nothing is skipped as already present.
-#   push   sbuild push LAYOUT:img REF     (imports the layout into a fresh store, every blob
-#                                          digest-checked, then uploads through the agent)
+#   push   sbuild push LAYOUT:img REF     (stores the manifest and config in a fresh store; the
+#                                          agent's workers check each layer against its digest
+#                                          and upload it from the layout)
 #          skopeo copy oci:LAYOUT:img docker://REF
 #   pull   sbuild run of "FROM REF" with --no-push into a fresh store (there is no pull-only
 #          command: this also plans, starts the builder and extracts the layers)

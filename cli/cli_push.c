@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "cli/cli_registry.h"
 #include "common/sb_cleanup.h"
 #include "common/sb_log.h"
 #include "common/sb_util.h"
@@ -23,6 +24,11 @@ enum {
         OPT_INSECURE,
         OPT_SKIP_TLS,
         OPT_DIGEST_FILE,
+        OPT_INSECURE_REGISTRY,
+        OPT_SKIP_TLS_REGISTRY,
+        OPT_REGISTRY_CERT,
+        OPT_REGISTRY_CLIENT_CERT,
+        OPT_PUSH_RETRY,
 };
 
 static const struct option push_options[] = {
@@ -30,6 +36,11 @@ static const struct option push_options[] = {
         { "insecure", optional_argument, NULL, OPT_INSECURE },
         { "skip-tls-verify", optional_argument, NULL, OPT_SKIP_TLS },
         { "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
+        { "insecure-registry", required_argument, NULL, OPT_INSECURE_REGISTRY },
+        { "skip-tls-verify-registry", required_argument, NULL, OPT_SKIP_TLS_REGISTRY },
+        { "registry-certificate", required_argument, NULL, OPT_REGISTRY_CERT },
+        { "registry-client-cert", required_argument, NULL, OPT_REGISTRY_CLIENT_CERT },
+        { "push-retry", required_argument, NULL, OPT_PUSH_RETRY },
         { "verbosity", required_argument, NULL, OPT_VERBOSITY },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -45,13 +56,22 @@ void cli_push_help(void)
                "  DIR:NAME           the layout's image named NAME (its ref.name annotation)\n"
                "  FILE               a docker-archive tarball (--tar-path, docker save, skopeo)\n"
                "  FILE:REPO:TAG      the archive's image tagged REPO:TAG\n"
-               "Every blob is checked against its digest while it is copied into the store.\n"
+               "Every blob is checked against its digest before it is sent. A layout's layers\n"
+               "are read where they are; an archive is copied into the store first.\n"
                "\n"
                "Flags:\n"
                "      --store=DIR              content store (default as for 'sbuild run')\n"
                "      --insecure               push over plain http\n"
                "      --skip-tls-verify        do not verify registry certificates\n"
                "      --digest-file=FILE       write the pushed manifest's digest\n"
+               "      --insecure-registry=HOST plain http allowed for HOST (repeatable)\n"
+               "      --skip-tls-verify-registry=HOST\n"
+               "                               no certificate checks for HOST (repeatable)\n"
+               "      --registry-certificate=HOST=CA.pem\n"
+               "                               trust CA.pem for HOST (repeatable)\n"
+               "      --registry-client-cert=HOST=CERT,KEY\n"
+               "                               TLS client certificate for HOST (repeatable)\n"
+               "      --push-retry=N           retry a failed request N times (default 0)\n"
                "  -v, --verbosity=LEVEL        panic|fatal|error|warn|info|debug|trace\n"
                "  -h, --help                   show this help\n"
                "\n"
@@ -62,21 +82,10 @@ struct push_args {
         const char *source, *ref;
         char *store, *digest_file;
         bool insecure, skip_tls_verify;
+        char **insecure_registries, **skip_tls_verify_registries;
+        char **registry_certificates, **registry_client_certs;
+        int push_retry;
 };
-
-static int parse_bool(const char *name, const char *arg, bool *ret)
-{
-        if (!arg || strcmp(arg, "true") == 0 || strcmp(arg, "1") == 0) {
-                *ret = true;
-                return 0;
-        }
-        if (strcmp(arg, "false") == 0 || strcmp(arg, "0") == 0) {
-                *ret = false;
-                return 0;
-        }
-        fprintf(stderr, "sbuild push: --%s: '%s' is not true or false\n", name, arg);
-        return -EINVAL;
-}
 
 /* 0 to go on, 1 when --help was printed, -EINVAL for a usage error (already reported). */
 static int parse_push_flags(int argc, char **argv, struct push_args *p)
@@ -95,11 +104,33 @@ static int parse_push_flags(int argc, char **argv, struct push_args *p)
                         p->digest_file = sb_xstrdup(optarg);
                         break;
                 case OPT_INSECURE:
-                        if (parse_bool("insecure", optarg, &p->insecure) < 0)
+                        if (cli_registry_parse_bool("push", "insecure", optarg, &p->insecure) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_SKIP_TLS:
-                        if (parse_bool("skip-tls-verify", optarg, &p->skip_tls_verify) < 0)
+                        if (cli_registry_parse_bool("push", "skip-tls-verify", optarg,
+                                                    &p->skip_tls_verify) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_INSECURE_REGISTRY:
+                        sb_strv_push(&p->insecure_registries, optarg);
+                        break;
+                case OPT_SKIP_TLS_REGISTRY:
+                        sb_strv_push(&p->skip_tls_verify_registries, optarg);
+                        break;
+                case OPT_REGISTRY_CERT:
+                        if (cli_registry_parse_host_value("push", "registry-certificate", optarg,
+                                                          &p->registry_certificates) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_REGISTRY_CLIENT_CERT:
+                        if (cli_registry_parse_client_cert("push", "registry-client-cert", optarg,
+                                                           &p->registry_client_certs) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_PUSH_RETRY:
+                        if (cli_registry_parse_count("push", "push-retry", optarg,
+                                                     &p->push_retry) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_VERBOSITY: {
@@ -153,8 +184,11 @@ static int push(const struct push_args *p, sb_error_t *err)
         if (r < 0)
                 return sb_error_prefix(err, "store");
         char manifest[SB_DIGEST_STR_LEN + 1];
+        cleanup_free char *layout_blobs = NULL;
         double t0 = sb_now();
-        r = image_import(store, p->source, manifest, err);
+        /* a layout's layers go from the layout to the registry, checked on the way, and are
+         * not copied into the store first */
+        r = image_import_for_push(store, p->source, manifest, &layout_blobs, err);
         image_store_free(store);
         if (r < 0)
                 return r;
@@ -164,6 +198,11 @@ static int push(const struct push_args *p, sb_error_t *err)
                 .insecure = p->insecure,
                 .skip_tls_verify = p->skip_tls_verify,
                 .store_root = root,
+                .insecure_registries = p->insecure_registries,
+                .skip_tls_verify_registries = p->skip_tls_verify_registries,
+                .registry_certificates = p->registry_certificates,
+                .registry_client_certs = p->registry_client_certs,
+                .push_retry = p->push_retry,
         };
         struct registry_agent *agent = NULL;
         r = registry_agent_start(&ro, &agent, err);
@@ -171,7 +210,7 @@ static int push(const struct push_args *p, sb_error_t *err)
                 return sb_error_prefix(err, "registry agent");
         char digest[SB_DIGEST_STR_LEN + 1];
         t0 = sb_now();
-        r = registry_agent_push(agent, p->ref, manifest, digest, err);
+        r = registry_agent_push_layout(agent, p->ref, manifest, layout_blobs, digest, err);
         registry_agent_stop(agent);
         if (r < 0)
                 return r;
@@ -200,5 +239,9 @@ int cli_push(int argc, char **argv)
         }
         free(p.store);
         free(p.digest_file);
+        sb_strv_free(p.insecure_registries);
+        sb_strv_free(p.skip_tls_verify_registries);
+        sb_strv_free(p.registry_certificates);
+        sb_strv_free(p.registry_client_certs);
         return r;
 }

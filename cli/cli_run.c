@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "cli/cli_registry.h"
 #include "common/sb_cleanup.h"
 #include "common/sb_log.h"
 #include "common/sb_util.h"
@@ -158,45 +159,6 @@ static void options_done(struct build_options *o)
         free(o->tar_path);
 }
 
-/* "HOST=VALUE" with both parts non-empty (for the per-registry flags). */
-static int parse_host_value(const char *flag, const char *arg, char ***list)
-{
-        const char *eq = strchr(arg, '=');
-        if (!eq || eq == arg || !eq[1]) {
-                fprintf(stderr, "sbuild run: --%s: '%s' is not HOST=VALUE\n", flag, arg);
-                return -EINVAL;
-        }
-        sb_strv_push(list, arg);
-        return 0;
-}
-
-static int parse_count(const char *flag, const char *arg, int *ret)
-{
-        uint64_t v;
-        if (sb_parse_u64(arg, 100, &v) < 0) {
-                fprintf(stderr, "sbuild run: --%s: '%s' is not a number from 0 to 100\n", flag,
-                        arg);
-                return -EINVAL;
-        }
-        *ret = (int) v;
-        return 0;
-}
-
-/* Boolean flags accept Kaniko's --flag, --flag=true and --flag=false. */
-static int parse_bool(const char *name, const char *arg, bool *ret)
-{
-        if (!arg || strcmp(arg, "true") == 0 || strcmp(arg, "1") == 0) {
-                *ret = true;
-                return 0;
-        }
-        if (strcmp(arg, "false") == 0 || strcmp(arg, "0") == 0) {
-                *ret = false;
-                return 0;
-        }
-        fprintf(stderr, "sbuild run: --%s: '%s' is not true or false\n", name, arg);
-        return -EINVAL;
-}
-
 static void set_string(char **slot, const char *value)
 {
         free(*slot);
@@ -278,7 +240,7 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         set_string(&o->target, optarg);
                         break;
                 case OPT_NO_PUSH:
-                        if (parse_bool(name, optarg, &o->no_push) < 0)
+                        if (cli_registry_parse_bool("run", name, optarg, &o->no_push) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_OCI_LAYOUT:
@@ -291,15 +253,15 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         set_string(&o->image_name_with_digest_file, optarg);
                         break;
                 case OPT_INSECURE:
-                        if (parse_bool(name, optarg, &o->insecure) < 0)
+                        if (cli_registry_parse_bool("run", name, optarg, &o->insecure) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_INSECURE_PULL:
-                        if (parse_bool(name, optarg, &o->insecure_pull) < 0)
+                        if (cli_registry_parse_bool("run", name, optarg, &o->insecure_pull) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_SKIP_TLS:
-                        if (parse_bool(name, optarg, &o->skip_tls_verify) < 0)
+                        if (cli_registry_parse_bool("run", name, optarg, &o->skip_tls_verify) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_VERBOSITY: {
@@ -349,7 +311,8 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         break;
                 }
                 case OPT_SKIP_TLS_PULL:
-                        if (parse_bool(name, optarg, &o->skip_tls_verify_pull) < 0)
+                        if (cli_registry_parse_bool("run", name, optarg,
+                                                    &o->skip_tls_verify_pull) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_INSECURE_REGISTRY:
@@ -359,18 +322,14 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         sb_strv_push(&o->skip_tls_verify_registries, optarg);
                         break;
                 case OPT_REGISTRY_CERT:
-                        if (parse_host_value(name, optarg, &o->registry_certificates) < 0)
+                        if (cli_registry_parse_host_value("run", name, optarg,
+                                                          &o->registry_certificates) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_REGISTRY_CLIENT_CERT:
-                        if (parse_host_value(name, optarg, &o->registry_client_certs) < 0 ||
-                            !strchr(strchr(optarg, '=') + 1, ',')) {
-                                if (strchr(optarg, '='))
-                                        fprintf(stderr, "sbuild run: --%s: '%s' is not "
-                                                        "HOST=CERT,KEY\n",
-                                                name, optarg);
+                        if (cli_registry_parse_client_cert("run", name, optarg,
+                                                           &o->registry_client_certs) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case OPT_REGISTRY_MIRROR:
                         if (!*optarg) {
@@ -380,22 +339,24 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         sb_strv_push(&o->registry_mirrors, optarg);
                         break;
                 case OPT_REGISTRY_MAP:
-                        if (parse_host_value(name, optarg, &o->registry_maps) < 0)
+                        if (cli_registry_parse_host_value("run", name, optarg,
+                                                          &o->registry_maps) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_PUSH_RETRY:
-                        if (parse_count(name, optarg, &o->push_retry) < 0)
+                        if (cli_registry_parse_count("run", name, optarg, &o->push_retry) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_PULL_RETRY:
-                        if (parse_count(name, optarg, &o->pull_retry) < 0)
+                        if (cli_registry_parse_count("run", name, optarg, &o->pull_retry) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_NAME_TAG_DIGEST_FILE:
                         set_string(&o->image_name_tag_with_digest_file, optarg);
                         break;
                 case OPT_SKIP_PUSH_CHECK:
-                        if (parse_bool(name, optarg, &o->skip_push_permission_check) < 0)
+                        if (cli_registry_parse_bool("run", name, optarg,
+                                                    &o->skip_push_permission_check) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_TAR_PATH:

@@ -180,8 +180,9 @@ static int pick_layout_entry(int dirfd, const char *ref_name, struct image_descr
         return parse_descriptor(found, ret, err);
 }
 
+/* layers: copy the layers too (else only the manifest and config are stored). */
 static int import_layout_at(const struct image_store *s, int dirfd, const char *ref_name,
-                            char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
+                            bool layers, char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
 {
         cleanup_free char *marker = NULL;
         size_t len = 0;
@@ -234,7 +235,7 @@ static int import_layout_at(const struct image_store *s, int dirfd, const char *
         if (r < 0)
                 return r;
         r = import_layout_blob(s, sha, &m->config, err);
-        for (size_t i = 0; r >= 0 && i < m->n_layers; i++)
+        for (size_t i = 0; r >= 0 && layers && i < m->n_layers; i++)
                 r = import_layout_blob(s, sha, &m->layers[i], err);
         image_manifest_free(m);
         if (r >= 0)
@@ -250,7 +251,7 @@ int image_import_layout(const struct image_store *s, const char *dir, const char
         cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0)
                 return sb_error_errno(err, errno, "layout '%s'", dir);
-        int r = import_layout_at(s, dirfd, ref_name, ret_manifest_digest, err);
+        int r = import_layout_at(s, dirfd, ref_name, true, ret_manifest_digest, err);
         if (r < 0)
                 return sb_error_prefix(err, "layout '%s'", dir);
         return 0;
@@ -741,10 +742,24 @@ int image_import_archive(const struct image_store *s, const char *path, const ch
 
 /* ---- dispatch ---- */
 
+/* ret_blobs (may be NULL): a layout's layers are left there, see image_import_for_push. */
 static int import_path(const struct image_store *s, const char *path, const char *name,
                        const struct stat *st, char ret_digest[SB_DIGEST_STR_LEN + 1],
-                       sb_error_t *err)
+                       char **ret_blobs, sb_error_t *err)
 {
+        if (S_ISDIR(st->st_mode) && ret_blobs) {
+                cleanup_free char *abs = realpath(path, NULL);
+                if (!abs)
+                        return sb_error_errno(err, errno, "layout '%s'", path);
+                cleanup_close int dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dirfd < 0)
+                        return sb_error_errno(err, errno, "layout '%s'", path);
+                int r = import_layout_at(s, dirfd, name, false, ret_digest, err);
+                if (r < 0)
+                        return sb_error_prefix(err, "layout '%s'", path);
+                *ret_blobs = sb_path_join(abs, "blobs/sha256");
+                return 0;
+        }
         if (S_ISDIR(st->st_mode))
                 return image_import_layout(s, path, name, ret_digest, err);
         if (S_ISREG(st->st_mode))
@@ -753,20 +768,36 @@ static int import_path(const struct image_store *s, const char *path, const char
                                          "archive", path);
 }
 
-int image_import(const struct image_store *s, const char *source,
-                 char ret_manifest_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
+static int import_source(const struct image_store *s, const char *source,
+                         char ret_manifest_digest[SB_DIGEST_STR_LEN + 1], char **ret_blobs,
+                         sb_error_t *err)
 {
         if (!source || !*source)
                 return sb_error_set(err, EINVAL, "empty image path");
         struct stat st;
         if (stat(source, &st) == 0)
-                return import_path(s, source, NULL, &st, ret_manifest_digest, err);
+                return import_path(s, source, NULL, &st, ret_manifest_digest, ret_blobs, err);
         /* DIR:NAME or FILE:REPO:TAG: the longest prefix that exists is the path */
         for (const char *c = strrchr(source, ':'); c && c > source;) {
                 cleanup_free char *path = sb_xstrndup(source, (size_t) (c - source));
                 if (c[1] && stat(path, &st) == 0)
-                        return import_path(s, path, c + 1, &st, ret_manifest_digest, err);
+                        return import_path(s, path, c + 1, &st, ret_manifest_digest, ret_blobs,
+                                           err);
                 c = memrchr(source, ':', (size_t) (c - source));
         }
         return sb_error_errno(err, ENOENT, "'%s'", source);
+}
+
+int image_import(const struct image_store *s, const char *source,
+                 char ret_manifest_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
+{
+        return import_source(s, source, ret_manifest_digest, NULL, err);
+}
+
+int image_import_for_push(const struct image_store *s, const char *source,
+                          char ret_manifest_digest[SB_DIGEST_STR_LEN + 1],
+                          char **ret_layout_blobs, sb_error_t *err)
+{
+        *ret_layout_blobs = NULL;
+        return import_source(s, source, ret_manifest_digest, ret_layout_blobs, err);
 }

@@ -45,3 +45,14 @@ int image_import_archive(const struct image_store *s, const char *path, const ch
  */
 int image_import(const struct image_store *s, const char *source,
                  char ret_manifest_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
+
+/*
+ * As image_import, for `sbuild push`: a layout's layers are not copied into the store, only
+ * its manifest and config (checked as above); *ret_layout_blobs is then the layout's
+ * blobs/sha256 directory as an absolute path (caller frees), for registry_agent_push_layout,
+ * which checks each layer against its digest as it reads it there. An archive is imported
+ * whole and *ret_layout_blobs is NULL.
+ */
+int image_import_for_push(const struct image_store *s, const char *source,
+                          char ret_manifest_digest[SB_DIGEST_STR_LEN + 1],
+                          char **ret_layout_blobs, sb_error_t *err);

@@ -219,8 +219,29 @@ out:
         return r;
 }
 
+/*
+ * Open d's blob in layout when the store lacks it, checked against d (*ret_fd stays -1 when
+ * the store has it or there is no layout).
+ */
+static int open_layout_blob(const struct image_store *s, const char *layout,
+                            const struct image_descriptor *d, int *ret_fd, sb_error_t *err)
+{
+        *ret_fd = -1;
+        if (!layout || image_store_has_blob(s, d->digest))
+                return 0;
+        cleanup_close int dfd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return sb_error_errno(err, errno, "layout blobs '%s'", layout);
+        return registry_client_open_blob_file(dfd, d->digest, d->size, ret_fd, err);
+}
+
+/*
+ * layout (may be NULL): an OCI layout's blobs/sha256 directory holding the blobs the store
+ * lacks; each is checked against its descriptor before it is sent.
+ */
 static int do_push(const struct image_store *s, const struct registry_options *opts,
-                   const char *ref_s, const char *manifest_digest, json_t **ret, sb_error_t *err)
+                   const char *ref_s, const char *manifest_digest, const char *layout,
+                   json_t **ret, sb_error_t *err)
 {
         struct registry_ref *ref = NULL;
         struct registry_client *c = NULL;
@@ -263,7 +284,8 @@ static int do_push(const struct image_store *s, const struct registry_options *o
         for (size_t i = 0; agent_uploads && i <= m->n_layers; i++) {
                 const struct image_descriptor *d = i == 0 ? &m->config : &m->layers[i - 1];
                 sb_error_t qerr = { 0 };
-                if (registry_uploads_add(agent_uploads, ref_s, d->digest, &qerr) < 0)
+                if (registry_uploads_queue(agent_uploads, ref_s, d->digest, layout, d->size,
+                                           &qerr) < 0)
                         sb_debug("registry: %s", qerr.msg);
         }
         registry_uploads_wait(agent_uploads);
@@ -271,6 +293,15 @@ static int do_push(const struct image_store *s, const struct registry_options *o
                 const struct image_descriptor *d = i == 0 ? &m->config : &m->layers[i - 1];
                 bool exists = false;
 
+                /* a worker of this agent put it there (or found it there, after checking a
+                 * layout blob) just now */
+                if (registry_uploads_known(agent_uploads, d->digest, ref->registry,
+                                           ref->repository))
+                        continue;
+                cleanup_close int fd = -1;
+                r = open_layout_blob(s, layout, d, &fd, err);
+                if (r < 0)
+                        goto out;
                 r = registry_client_has_blob(c, d->digest, &exists, err);
                 if (r < 0)
                         goto out;
@@ -281,7 +312,10 @@ static int do_push(const struct image_store *s, const struct registry_options *o
                 char **from = registry_uploads_sources(agent_uploads, d->digest, ref->registry,
                                                        ref->repository);
                 struct registry_push_blob_opts po = { .mount_from = (const char *const *) from };
-                r = registry_client_push_blob(c, s, d->digest, &po, NULL, err);
+                if (fd >= 0)
+                        r = registry_client_push_blob_fd(c, fd, d->digest, &po, NULL, err);
+                else
+                        r = registry_client_push_blob(c, s, d->digest, &po, NULL, err);
                 sb_strv_free(from);
                 if (r < 0)
                         goto out;
@@ -420,12 +454,15 @@ static json_t *handle(const struct image_store *s, const sb_error_t *store_err,
                         sb_error_prefix(&err, "pull '%.200s'", ref);
         } else if (strcmp(op, "push") == 0) {
                 const char *md = json_string_value(json_object_get(req, "manifest_digest"));
+                const char *layout = json_string_value(json_object_get(req, "layout"));
                 if (!s)
                         err = *store_err;
                 else if (!md)
                         sb_error_set(&err, EINVAL, "no manifest digest");
+                else if (layout && layout[0] != '/')
+                        sb_error_set(&err, EINVAL, "the layout path must be absolute");
                 else
-                        do_push(s, opts, ref, md, &reply, &err);
+                        do_push(s, opts, ref, md, layout, &reply, &err);
                 if (!reply)
                         sb_error_prefix(&err, "push '%.200s'", ref);
         } else {
@@ -709,12 +746,21 @@ bad:
 int registry_agent_push(struct registry_agent *a, const char *ref, const char *manifest_digest,
                         char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
 {
+        return registry_agent_push_layout(a, ref, manifest_digest, NULL, ret_digest, err);
+}
+
+int registry_agent_push_layout(struct registry_agent *a, const char *ref,
+                               const char *manifest_digest, const char *layout_blobs,
+                               char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err)
+{
         json_t *req, *reply = NULL;
         const char *d;
         int r;
 
         req = json_pack("{s:s, s:s, s:s}", "op", "push", "ref", ref ? ref : "", "manifest_digest",
                         manifest_digest ? manifest_digest : "");
+        if (req && layout_blobs)
+                json_object_set_new(req, "layout", json_string(layout_blobs));
         r = agent_call(a, req, &reply, err);
         if (r < 0)
                 return r;

@@ -2,8 +2,9 @@
 /*
  * The registry agent: a separate process, started by the supervisor, that alone reads
  * registry credentials and talks to the network. It never opens a build rootfs; it reads and
- * writes only the store's blobs. The supervisor talks to it over a socketpair with
- * length-prefixed JSON messages (see registry_proto.h).
+ * writes only the store's blobs (and reads the blobs of an OCI layout `sbuild push` names).
+ * The supervisor talks to it over a socketpair with length-prefixed JSON messages (see
+ * registry_proto.h).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,6 +64,16 @@ int registry_agent_pull(struct registry_agent *a, const char *ref, const char *o
  */
 int registry_agent_push(struct registry_agent *a, const char *ref, const char *manifest_digest,
                         char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
+
+/*
+ * As registry_agent_push, for an image whose manifest and config are in the store but whose
+ * layers may be only in layout_blobs (an OCI layout's blobs/sha256 directory, absolute path,
+ * may be NULL): the agent reads those there, checks each against its descriptor's digest and
+ * size before sending it (-EBADMSG), and copies nothing into the store.
+ */
+int registry_agent_push_layout(struct registry_agent *a, const char *ref,
+                               const char *manifest_digest, const char *layout_blobs,
+                               char ret_digest[SB_DIGEST_STR_LEN + 1], sb_error_t *err);
 
 /*
  * Queue a background upload of the store blob `digest` to ref's registry and repository and

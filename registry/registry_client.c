@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -347,8 +348,79 @@ int registry_client_push_blob(struct registry_client *c, const struct image_stor
                               const char *digest, const struct registry_push_blob_opts *o,
                               struct registry_push_blob_stats *ret, sb_error_t *err)
 {
-        static const struct registry_push_blob_opts defaults = { 0 };
         cleanup_close int fd = -1;
+        int r;
+
+        if (!sb_digest_valid(digest))
+                return sb_error_set(err, EINVAL, "invalid blob digest");
+        r = image_store_open_blob(s, digest, &fd, err);
+        if (r < 0)
+                return r;
+        return registry_client_push_blob_fd(c, fd, digest, o, ret, err);
+}
+
+/* Hash fd's bytes from offset 0 (pread: the upload reads it again) and compare with digest. */
+static int check_fd_digest(int fd, const char *digest, uint64_t size, sb_error_t *err)
+{
+        enum { BUF = 256 * 1024 };
+        cleanup_free char *buf = sb_xmalloc(BUF);
+        struct sb_sha256 *h = sb_sha256_new();
+        char got[SB_DIGEST_STR_LEN + 1];
+        uint64_t off = 0;
+
+        while (off < size) {
+                size_t want = size - off < BUF ? (size_t) (size - off) : BUF;
+                ssize_t n = pread(fd, buf, want, (off_t) off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        sb_sha256_free(h);
+                        return sb_error_set(err, EBADMSG, "blob %s: shorter than its descriptor",
+                                            digest);
+                }
+                sb_sha256_update(h, buf, (size_t) n);
+                off += (uint64_t) n;
+        }
+        sb_sha256_final(h, got); /* frees h */
+        if (strcmp(got, digest) != 0)
+                return sb_error_set(err, EBADMSG, "blob %s: its content hashes to %s", digest,
+                                    got);
+        return 0;
+}
+
+int registry_client_open_blob_file(int dirfd, const char *digest, uint64_t size, int *ret_fd,
+                                   sb_error_t *err)
+{
+        const char *hex = sb_digest_valid(digest) ? strchr(digest, ':') + 1 : NULL;
+        cleanup_close int fd = -1;
+        struct stat st;
+        int r;
+
+        if (!hex || strncmp(digest, "sha256:", 7) != 0)
+                return sb_error_set(err, EINVAL, "invalid blob digest");
+        fd = openat(dirfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return sb_error_errno(err, errno, "blob %s", digest);
+        if (fstat(fd, &st) < 0)
+                return sb_error_errno(err, errno, "blob %s", digest);
+        if (!S_ISREG(st.st_mode))
+                return sb_error_set(err, EBADMSG, "blob %s is not a regular file", digest);
+        if ((uint64_t) st.st_size != size)
+                return sb_error_set(err, EBADMSG, "blob %s is %lld bytes, its descriptor says "
+                                    "%llu", digest, (long long) st.st_size,
+                                    (unsigned long long) size);
+        r = check_fd_digest(fd, digest, size, err);
+        if (r < 0)
+                return r;
+        *ret_fd = steal_fd(&fd);
+        return 0;
+}
+
+int registry_client_push_blob_fd(struct registry_client *c, int fd, const char *digest,
+                                 const struct registry_push_blob_opts *o,
+                                 struct registry_push_blob_stats *ret, sb_error_t *err)
+{
+        static const struct registry_push_blob_opts defaults = { 0 };
         cleanup_free char *what = sb_xasprintf("upload of blob %s", digest);
         cleanup_free char *put_url = NULL;
         struct registry_push_blob_stats stats = { 0 };
@@ -368,9 +440,6 @@ int registry_client_push_blob(struct registry_client *c, const struct image_stor
         chunk = o->chunk_size ? o->chunk_size : REGISTRY_CHUNK_SIZE;
         if (!sb_digest_valid(digest))
                 return sb_error_set(err, EINVAL, "invalid blob digest");
-        r = image_store_open_blob(s, digest, &fd, err);
-        if (r < 0)
-                return r;
         if (fstat(fd, &st) < 0)
                 return sb_error_errno(err, errno, "blob %s", digest);
         r = registry_http_ensure_base(c, err);

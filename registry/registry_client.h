@@ -74,6 +74,20 @@ int registry_client_push_blob(struct registry_client *c, const struct image_stor
                               const char *digest, const struct registry_push_blob_opts *o,
                               struct registry_push_blob_stats *ret, sb_error_t *err);
 
+/* As registry_client_push_blob, from fd (read with pread from offset 0, left open). */
+int registry_client_push_blob_fd(struct registry_client *c, int fd, const char *digest,
+                                 const struct registry_push_blob_opts *o,
+                                 struct registry_push_blob_stats *ret, sb_error_t *err);
+
+/*
+ * Open the blob named by digest's hex in directory dirfd (an OCI layout's blobs/sha256, not
+ * the store) for registry_client_push_blob_fd: it must be a regular file of size bytes whose
+ * content hashes to digest (-EBADMSG otherwise). The registry checks the PUT's ?digest= too,
+ * so a file changed after this check is refused there.
+ */
+int registry_client_open_blob_file(int dirfd, const char *digest, uint64_t size, int *ret_fd,
+                                   sb_error_t *err);
+
 /*
  * Ask for push access without pushing: POST an upload session and cancel it (DELETE on its
  * Location; a failed cancel is ignored). -EACCES when the registry refuses (401/403).

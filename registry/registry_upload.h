@@ -9,6 +9,7 @@
  * reports the error.
  */
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/sb_error.h"
 #include "image/image_store.h"
@@ -34,6 +35,19 @@ void registry_uploads_note(struct registry_uploads *u, const char *digest, const
  */
 int registry_uploads_add(struct registry_uploads *u, const char *ref, const char *digest,
                          sb_error_t *err);
+
+/*
+ * As registry_uploads_add without starting workers (pump or wait does, sharing the queued
+ * jobs of one destination out over the free workers, each with one connection). layout (may
+ * be NULL) is an OCI layout's blobs/sha256 directory to read the blob from, checked against
+ * digest and size before it is sent, when the store does not hold it.
+ */
+int registry_uploads_queue(struct registry_uploads *u, const char *ref, const char *digest,
+                           const char *layout, uint64_t size, sb_error_t *err);
+
+/* True when host/repo is known to hold digest (a finished job, a note). */
+bool registry_uploads_known(const struct registry_uploads *u, const char *digest,
+                            const char *host, const char *repo);
 
 /* Reap finished workers and start queued jobs; never blocks. */
 void registry_uploads_pump(struct registry_uploads *u);

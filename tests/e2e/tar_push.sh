@@ -114,6 +114,29 @@ if reg_digest "$REG/e2e/tarpush:bad" >/dev/null 2>&1; then
 else
         ok "nothing is pushed from bad input"
 fi
+if [ -e "$T/store-bad/blobs/sha256/$big" ]; then
+        fail "the corrupted layer is not kept in the store"
+else
+        ok "the corrupted layer is not kept in the store"
+fi
+
+# A layout's layers go straight from the layout to the registry: the store keeps only the
+# manifest and config.
+sb root push --store="$T/store-direct" --insecure-registry="$REG" --push-retry=2 \
+        "$T/layout:v1" "$REG/e2e/tarpush:direct"
+expect_rc 0 "sbuild push takes --insecure-registry and --push-retry"
+assert_eq "$(reg_digest "$REG/e2e/tarpush:direct")" \
+        "$(jq -r '.manifests[0].digest' "$T/layout/index.json")" \
+        "the layout pushed with per-registry flags keeps its manifest digest"
+assert_eq "$(ls "$T/store-direct/blobs/sha256" | wc -l)" 2 \
+        "a layout push stores only the manifest and config, not the layers"
+sb root push --push-retry=many "$T/layout:v1" "$REG/e2e/tarpush:bad"
+expect_rc 2 "a --push-retry that is not a number is a usage error"
+sb root push --registry-client-cert="$REG=cert.pem" "$T/layout:v1" "$REG/e2e/tarpush:bad"
+expect_rc 2 "a --registry-client-cert without a key is a usage error"
+assert_contains "$ERR" "HOST=CERT,KEY" "the error shows the expected form"
+sb root push --registry-certificate="$REG" "$T/layout:v1" "$REG/e2e/tarpush:bad"
+expect_rc 2 "a --registry-certificate without a file is a usage error"
 
 sb root push "$T/img.tar"
 expect_rc 2 "push without a REF is a usage error"

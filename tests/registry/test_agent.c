@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -777,4 +778,94 @@ Test(registry_agent, push_permission_check_names_the_destination_it_may_not_push
         free(yaml);
         free(ref);
         free(htpasswd);
+}
+
+/* Move the layer out of the store at store_name into the directory blobs (a layout's
+ * blobs/sha256), optionally flipping one byte of it. */
+static void layer_to_layout(const char *store_name, const struct image *img, const char *blobs,
+                            bool corrupt)
+{
+        char *dir = tmp_path(blobs);
+        char *from = sb_xasprintf("%s/%s/blobs/sha256/%s", tmp, store_name, img->layer.digest + 7);
+        char *to = sb_xasprintf("%s/%s", dir, img->layer.digest + 7);
+        cr_assert_eq(mkdir(dir, 0755), 0);
+        cr_assert_eq(rename(from, to), 0, "%s: %s", from, strerror(errno));
+        if (corrupt) {
+                int fd = open(to, O_RDWR | O_CLOEXEC);
+                unsigned char c = 0;
+                cr_assert_eq(pread(fd, &c, 1, 20), 1);
+                c ^= 0xff;
+                cr_assert_eq(pwrite(fd, &c, 1, 20), 1);
+                close(fd);
+        }
+        free(dir);
+        free(from);
+        free(to);
+}
+
+Test(registry_agent, layout_layer_goes_up_from_the_layout_and_is_not_copied_into_the_store)
+{
+        struct image img;
+        struct registry_agent *a, *puller;
+        struct registry_pulled p = { 0 };
+        sb_error_t err = { 0 };
+        char digest[SB_DIGEST_STR_LEN + 1];
+        char *store = tmp_path("store1"), *blobs = tmp_path("layout-blobs");
+        char *ref;
+
+        start_registry("");
+        build_image(store, &img);
+        layer_to_layout("store1", &img, "layout-blobs", false);
+        ref = sb_xasprintf("127.0.0.1:%d/test/layout:v1", port);
+        a = start_agent("store1");
+        cr_assert_eq(registry_agent_push_layout(a, ref, img.manifest, blobs, digest, &err), 0,
+                     "%s", err.msg);
+        cr_assert_str_eq(digest, img.manifest);
+        registry_agent_stop(a);
+
+        struct image_store *s = NULL;
+        cr_assert_eq(image_store_open(store, &s, &err), 0, "%s", err.msg);
+        cr_assert_not(image_store_has_blob(s, img.layer.digest));
+        image_store_free(s);
+
+        puller = start_agent("store2");
+        cr_assert_eq(registry_agent_pull(puller, ref, NULL, NULL, NULL, &p, &err), 0, "%s",
+                     err.msg);
+        cr_assert_str_eq(p.layers[0].digest, img.layer.digest);
+        registry_pulled_done(&p);
+        registry_agent_stop(puller);
+        free(store);
+        free(blobs);
+        free(ref);
+}
+
+Test(registry_agent, corrupted_layout_layer_fails_the_push_and_nothing_is_tagged)
+{
+        struct image img;
+        struct registry_agent *a;
+        struct registry_pulled p = { 0 };
+        sb_error_t err = { 0 };
+        char digest[SB_DIGEST_STR_LEN + 1];
+        char *store = tmp_path("store1"), *blobs = tmp_path("layout-blobs");
+        char *ref;
+
+        start_registry("");
+        build_image(store, &img);
+        layer_to_layout("store1", &img, "layout-blobs", true);
+        ref = sb_xasprintf("127.0.0.1:%d/test/bad:v1", port);
+        a = start_agent("store1");
+        cr_assert_eq(registry_agent_push_layout(a, ref, img.manifest, blobs, digest, &err),
+                     -EBADMSG, "%s", err.msg);
+        cr_assert(strstr(err.msg, img.layer.digest), "%s", err.msg);
+        cr_assert_eq(registry_agent_pull(a, ref, NULL, NULL, NULL, &p, &err), -ENOENT, "%s",
+                     err.msg);
+        registry_agent_stop(a);
+
+        struct image_store *s = NULL;
+        cr_assert_eq(image_store_open(store, &s, &err), 0, "%s", err.msg);
+        cr_assert_not(image_store_has_blob(s, img.layer.digest));
+        image_store_free(s);
+        free(store);
+        free(blobs);
+        free(ref);
 }

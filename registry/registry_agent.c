@@ -23,6 +23,7 @@
 #include "common/sb_util.h"
 #include "image/image_store.h"
 #include "registry/registry_client.h"
+#include "registry/registry_download.h"
 #include "registry/registry_mirror.h"
 #include "registry/registry_proto.h"
 #include "registry/registry_seccomp.h"
@@ -38,6 +39,8 @@ struct registry_agent {
 
 /* The agent process's background uploads (one agent per process, created in agent_main). */
 static struct registry_uploads *agent_uploads;
+/* The agent's socket, which download workers close (set in agent_main). */
+static int agent_sock = -1;
 
 static json_t *desc_to_json(const struct image_descriptor *d)
 {
@@ -55,16 +58,19 @@ static bool is_manifest_type(const char *mt)
         return strcmp(mt, IMAGE_MT_OCI_MANIFEST) == 0 || strcmp(mt, IMAGE_MT_DOCKER_MANIFEST) == 0;
 }
 
-static int fetch_blob(struct registry_client *c, const struct image_store *s,
-                      const struct image_descriptor *d, uint64_t max, sb_error_t *err)
+/* The config and the layers of m into the store, in parallel (see registry_download.h). */
+static int fetch_blobs(struct registry_client *c, const struct image_store *s,
+                       const struct image_manifest *m, sb_error_t *err)
 {
-        if (d->size > max)
+        if (m->config.size > IMAGE_CONFIG_MAX)
                 return sb_error_set(err, EFBIG, "blob %s is %llu bytes, more than the %llu allowed",
-                                    d->digest, (unsigned long long) d->size,
-                                    (unsigned long long) max);
-        if (image_store_has_blob(s, d->digest))
-                return 0;
-        return registry_client_get_blob(c, s, d->digest, d->size, err);
+                                    m->config.digest, (unsigned long long) m->config.size,
+                                    (unsigned long long) IMAGE_CONFIG_MAX);
+        cleanup_free struct image_descriptor *d = sb_xmalloc((m->n_layers + 1) * sizeof(*d));
+        d[0] = m->config;
+        for (size_t i = 0; i < m->n_layers; i++)
+                d[i + 1] = m->layers[i];
+        return registry_download_blobs(c, s, d, m->n_layers + 1, agent_sock, err);
 }
 
 /* Pull from one source: ref names the registry and repository to ask; the reply names
@@ -142,9 +148,7 @@ static int pull_source(const struct image_store *s, const struct registry_option
         r = image_store_put_blob(s, body, len, stored, err);
         if (r < 0)
                 goto out;
-        r = fetch_blob(c, s, &m->config, IMAGE_CONFIG_MAX, err);
-        for (size_t i = 0; r >= 0 && i < m->n_layers; i++)
-                r = fetch_blob(c, s, &m->layers[i], UINT64_MAX, err);
+        r = fetch_blobs(c, s, m, err);
         if (r < 0)
                 goto out;
 
@@ -518,6 +522,7 @@ agent_main(int sock, pid_t parent, const struct registry_options *opts)
         if (image_store_open(opts->store_root, &store, &store_err) < 0)
                 sb_error_prefix(&store_err, "registry agent");
         agent_uploads = registry_uploads_new(store, opts, sock);
+        agent_sock = sock;
 
         for (;;) {
                 json_t *req = NULL, *reply;

@@ -1,0 +1,312 @@
+/*
+ * The agent's pulls against a real docker-registry on 127.0.0.1: images of many layers, whose
+ * blobs are downloaded in parallel, each checked against its digest.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/sb_cleanup.h"
+#include "common/sb_error.h"
+#include "common/sb_util.h"
+#include "image/image_oci.h"
+#include "image/image_store.h"
+#include "registry/registry_agent.h"
+
+#define REGISTRY_BIN "/usr/bin/docker-registry"
+
+static char tmp[64];
+static int port;
+static pid_t registry_pid = -1;
+
+static char *tmp_path(const char *name)
+{
+        return sb_path_join(tmp, name);
+}
+
+static void write_text(const char *name, const char *text)
+{
+        char *p = tmp_path(name);
+        FILE *f = fopen(p, "we");
+        cr_assert_not_null(f, "%s", p);
+        fputs(text, f);
+        fclose(f);
+        free(p);
+}
+
+static int free_port(void)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        cr_assert_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        close(fd);
+        return ntohs(a.sin_port);
+}
+
+/* true once GET /v2/ gets any HTTP answer */
+static bool registry_answers(void)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons((uint16_t) port) };
+        char buf[16] = { 0 };
+        const char req[] = "GET /v2/ HTTP/1.0\r\n\r\n";
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ok = false;
+
+        if (connect(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
+            write(fd, req, sizeof(req) - 1) == (ssize_t) sizeof(req) - 1 &&
+            read(fd, buf, sizeof(buf) - 1) > 5)
+                ok = strncmp(buf, "HTTP/", 5) == 0;
+        close(fd);
+        return ok;
+}
+
+static void start_registry(const char *extra_yaml)
+{
+        char *cfg = NULL, *data = tmp_path("regdata"), *log = tmp_path("registry.log");
+        char *yaml;
+
+        cr_assert_eq(access(REGISTRY_BIN, X_OK), 0, "%s is needed (apt install docker-registry)",
+                     REGISTRY_BIN);
+        port = free_port();
+        yaml = sb_xasprintf("version: 0.1\n"
+                            "log: {level: warn}\n"
+                            "storage:\n  filesystem: {rootdirectory: %s}\n"
+                            "http:\n  addr: 127.0.0.1:%d\n  secret: sbuild-test-secret\n%s",
+                            data, port, extra_yaml);
+        write_text("config.yml", yaml);
+        free(yaml);
+        cfg = tmp_path("config.yml");
+
+        registry_pid = fork();
+        cr_assert_geq(registry_pid, 0);
+        if (registry_pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                execl(REGISTRY_BIN, "docker-registry", "serve", cfg, (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 200 && !registry_answers(); i++)
+                nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        cr_assert(registry_answers(), "docker-registry did not come up on port %d", port);
+        free(cfg);
+        free(data);
+        free(log);
+}
+
+static void setup(void)
+{
+        snprintf(tmp, sizeof(tmp), "/tmp/sbuild-regtest-XXXXXX");
+        cr_assert_not_null(mkdtemp(tmp));
+        /* no credentials from the user running the tests */
+        setenv("DOCKER_CONFIG", tmp, 1);
+        setenv("HOME", tmp, 1);
+}
+
+static void teardown(void)
+{
+        if (registry_pid > 0) {
+                kill(registry_pid, SIGKILL);
+                waitpid(registry_pid, NULL, 0);
+                registry_pid = -1;
+        }
+        sb_rm_rf_at(AT_FDCWD, tmp, NULL);
+}
+
+TestSuite(registry_pull, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct registry_agent *start_agent(const char *store_name)
+{
+        char *root = tmp_path(store_name);
+        struct registry_options o = { .store_root = root };
+        struct registry_agent *a = NULL;
+        sb_error_t err = { 0 };
+
+        cr_assert_eq(registry_agent_start(&o, &a, &err), 0, "%s", err.msg);
+        free(root);
+        return a;
+}
+
+/* A store blob of size pseudo-random bytes (incompressible, so sizes are what they say). */
+static void put_random_blob(const char *store_name, size_t size, char digest[SB_DIGEST_STR_LEN + 1])
+{
+        char *root = tmp_path(store_name);
+        struct image_store *s = NULL;
+        sb_error_t err = { 0 };
+        unsigned char *buf = malloc(size);
+        uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
+
+        cr_assert_eq(image_store_open(root, &s, &err), 0, "%s", err.msg);
+        for (size_t i = 0; i < size; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf[i] = (unsigned char) x;
+        }
+        cr_assert_eq(image_store_put_blob(s, (const char *) buf, size, digest, &err), 0, "%s",
+                     err.msg);
+        image_store_free(s);
+        free(buf);
+        free(root);
+}
+
+/* ---- pulls: layers downloaded in parallel ---- */
+
+#define MANY_LAYERS 9
+
+/*
+ * Push an image of MANY_LAYERS pseudo-random layers (the last repeats the first, as images
+ * with an empty layer twice do) from store1 to repo; layers[] gets their descriptors.
+ */
+static char *push_many_layer_image(const char *repo, struct image_descriptor *layers,
+                                   char manifest[SB_DIGEST_STR_LEN + 1])
+{
+        char *root = tmp_path("store1");
+        struct image_store *s = NULL;
+        struct image_descriptor config = { 0 };
+        struct registry_agent *a;
+        sb_error_t err = { 0 };
+        char pushed[SB_DIGEST_STR_LEN + 1];
+        uint64_t msize = 0;
+
+        for (size_t i = 0; i + 1 < MANY_LAYERS; i++) {
+                layers[i].size = 100000 + 37 * i;
+                put_random_blob("store1", layers[i].size, layers[i].digest);
+                snprintf(layers[i].media_type, sizeof(layers[i].media_type), "%s",
+                         IMAGE_MT_OCI_LAYER_GZIP);
+        }
+        layers[MANY_LAYERS - 1] = layers[0];
+        cr_assert_eq(image_store_open(root, &s, &err), 0, "%s", err.msg);
+        static const char cfg[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{}}";
+        snprintf(config.media_type, sizeof(config.media_type), "%s", IMAGE_MT_OCI_CONFIG);
+        cr_assert_eq(image_store_put_blob(s, cfg, sizeof(cfg) - 1, config.digest, &err), 0, "%s",
+                     err.msg);
+        config.size = sizeof(cfg) - 1;
+        cr_assert_eq(image_manifest_write(s, &config, layers, MANY_LAYERS, manifest, &msize,
+                                          &err),
+                     0, "%s", err.msg);
+        image_store_free(s);
+
+        char *ref = sb_xasprintf("127.0.0.1:%d/%s:v1", port, repo);
+        a = start_agent("store1");
+        cr_assert_eq(registry_agent_push(a, ref, manifest, pushed, &err), 0, "%s", err.msg);
+        registry_agent_stop(a);
+        free(root);
+        return ref;
+}
+
+/* Entries of the store's tmp folder (a failed download must leave none). */
+static size_t store_tmp_entries(const char *store_name)
+{
+        char *dir = sb_xasprintf("%s/%s/tmp", tmp, store_name);
+        cleanup_closedir DIR *d = opendir(dir);
+        size_t n = 0;
+        struct dirent *e;
+
+        free(dir);
+        while (d && (e = readdir(d)))
+                n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        return n;
+}
+
+Test(registry_pull, every_layer_of_a_many_layer_image_is_pulled_intact)
+{
+        struct image_descriptor layers[MANY_LAYERS];
+        char manifest[SB_DIGEST_STR_LEN + 1];
+        struct registry_pulled p = { 0 };
+        sb_error_t err = { 0 };
+
+        start_registry("");
+        memset(layers, 0, sizeof(layers));
+        char *ref = push_many_layer_image("test/many", layers, manifest);
+
+        /* the store already holds one layer: it is not fetched, the rest is */
+        put_random_blob("store2", layers[3].size, layers[3].digest);
+        struct registry_agent *a = start_agent("store2");
+        cr_assert_eq(registry_agent_pull(a, ref, NULL, NULL, NULL, &p, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(p.manifest_digest, manifest);
+        cr_assert_eq(p.n_layers, MANY_LAYERS);
+        for (size_t i = 0; i < MANY_LAYERS; i++)
+                cr_assert_str_eq(p.layers[i].digest, layers[i].digest);
+        registry_pulled_done(&p);
+        registry_agent_stop(a);
+
+        char *root = tmp_path("store2");
+        struct image_store *s = NULL;
+        cr_assert_eq(image_store_open(root, &s, &err), 0, "%s", err.msg);
+        for (size_t i = 0; i < MANY_LAYERS; i++) {
+                char *data = NULL, got[SB_DIGEST_STR_LEN + 1];
+                size_t len = 0;
+                cr_assert_eq(image_store_read_blob(s, layers[i].digest, 1 << 20, &data, &len,
+                                                   &err),
+                             0, "layer %zu: %s", i, err.msg);
+                sb_sha256_digest(data, len, got);
+                cr_assert_str_eq(got, layers[i].digest, "layer %zu", i);
+                cr_assert_eq(len, layers[i].size);
+                free(data);
+        }
+        image_store_free(s);
+        cr_assert_eq(store_tmp_entries("store2"), 0);
+        free(root);
+        free(ref);
+}
+
+Test(registry_pull, a_layer_the_registry_serves_corrupted_fails_the_pull_by_name_and_is_not_kept)
+{
+        struct image_descriptor layers[MANY_LAYERS];
+        char manifest[SB_DIGEST_STR_LEN + 1];
+        struct registry_pulled p = { 0 };
+        sb_error_t err = { 0 };
+
+        start_registry("");
+        memset(layers, 0, sizeof(layers));
+        char *ref = push_many_layer_image("test/corrupt", layers, manifest);
+
+        /* flip one byte of layer 5 in the registry's storage: same size, another digest */
+        const char *hex = layers[5].digest + 7;
+        char *data = sb_xasprintf("%s/regdata/docker/registry/v2/blobs/sha256/%.2s/%s/data", tmp,
+                                  hex, hex);
+        int fd = open(data, O_RDWR | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s: %s", data, strerror(errno));
+        unsigned char b = 0;
+        cr_assert_eq(pread(fd, &b, 1, 1000), 1);
+        b ^= 0xff;
+        cr_assert_eq(pwrite(fd, &b, 1, 1000), 1);
+        close(fd);
+
+        struct registry_agent *a = start_agent("store2");
+        cr_assert_lt(registry_agent_pull(a, ref, NULL, NULL, NULL, &p, &err), 0);
+        cr_assert(strstr(err.msg, ref), "the image is named: %s", err.msg);
+        cr_assert(strstr(err.msg, layers[5].digest), "the layer is named: %s", err.msg);
+        registry_agent_stop(a);
+
+        char *root = tmp_path("store2");
+        struct image_store *s = NULL;
+        cr_assert_eq(image_store_open(root, &s, &err), 0, "%s", err.msg);
+        cr_assert_not(image_store_has_blob(s, layers[5].digest));
+        image_store_free(s);
+        cr_assert_eq(store_tmp_entries("store2"), 0);
+        free(root);
+        free(data);
+        free(ref);
+}

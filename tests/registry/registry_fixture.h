@@ -1,0 +1,12 @@
+#pragma once
+/* A real docker-registry on loopback for the registry tests (registry_fixture.c). */
+extern char tmp[64]; /* the test's temporary directory (DOCKER_CONFIG and HOME point there) */
+extern int port;     /* the registry's port once started */
+
+char *tmp_path(const char *name);
+void write_text(const char *name, const char *text);
+int free_port(void);
+/* Start docker-registry with extra YAML appended to its config; waits until it answers. */
+void start_registry(const char *extra_yaml);
+void setup(void);
+void teardown(void);

@@ -6,6 +6,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/sb_digest.h"
 #include "common/sb_error.h"
@@ -37,6 +38,12 @@ struct build_options {
         char *image_name_tag_with_digest_file;
         bool skip_push_permission_check;
         char *tar_path;                    /* docker-archive output */
+        /* resource limits of RUN steps (issue 5); 0: none (nofile: sandbox default) */
+        uint64_t memory_limit;    /* bytes, RLIMIT_AS */
+        uint64_t pids_limit;      /* RLIMIT_NPROC */
+        uint64_t nofile_limit;    /* RLIMIT_NOFILE */
+        uint64_t step_timeout_ms; /* per RUN step */
+        uint64_t max_layer_size;  /* bytes, compressed size of a RUN step's layer */
 };
 
 struct build_result {

@@ -198,7 +198,17 @@ int build_step_run(struct builder *b, struct stage_state *st, const struct docke
                 .pipe_name = pipe ? pipe->name : NULL,
                 .pipe_data = pipe ? pipe->content : NULL,
                 .pipe_len = pipe ? strlen(pipe->content) : 0,
+                .memory_limit = b->opts->memory_limit,
+                .pids_limit = b->opts->pids_limit,
+                .nofile_limit = b->opts->nofile_limit,
+                .timeout_ms = b->opts->step_timeout_ms,
         };
+        /* once per build (the builder is one process per build) */
+        static bool limits_logged;
+        if (!limits_logged) {
+                limits_logged = true;
+                sb_info("limits: rlimits (no delegated cgroup v2)");
+        }
         int status = 0;
         r = sandbox_step_run(&step, &status, err);
         if (r >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -211,7 +221,18 @@ int build_step_run(struct builder *b, struct stage_state *st, const struct docke
         }
         if (r >= 0) {
                 cleanup_free char *created = build_history_text(b, st, n);
+                size_t before = st->n_layers;
                 r = build_rootfs_commit(b, st, &d, created, err);
+                uint64_t max = b->opts->max_layer_size;
+                if (r >= 0 && max && st->n_layers > before &&
+                    st->layers[st->n_layers - 1].size > max) {
+                        /* the build fails, so the stage's state (and the image) never has it */
+                        r = sb_error_set(err, EFBIG,
+                                         "the step's layer is %llu bytes compressed, more than "
+                                         "--max-layer-size (%llu bytes)",
+                                         (unsigned long long) st->layers[st->n_layers - 1].size,
+                                         (unsigned long long) max);
+                }
         }
         build_rootfs_step_dirs_done(b, &d);
         return r;

@@ -44,6 +44,11 @@ enum {
         OPT_NAME_TAG_DIGEST_FILE,
         OPT_SKIP_PUSH_CHECK,
         OPT_TAR_PATH,
+        OPT_MEMORY_LIMIT,
+        OPT_PIDS_LIMIT,
+        OPT_NOFILE_LIMIT,
+        OPT_STEP_TIMEOUT,
+        OPT_MAX_LAYER_SIZE,
 };
 
 static const struct option run_options[] = {
@@ -77,6 +82,11 @@ static const struct option run_options[] = {
         { "image-name-tag-with-digest-file", required_argument, NULL, OPT_NAME_TAG_DIGEST_FILE },
         { "skip-push-permission-check", optional_argument, NULL, OPT_SKIP_PUSH_CHECK },
         { "tar-path", required_argument, NULL, OPT_TAR_PATH },
+        { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
+        { "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
+        { "nofile-limit", required_argument, NULL, OPT_NOFILE_LIMIT },
+        { "step-timeout", required_argument, NULL, OPT_STEP_TIMEOUT },
+        { "max-layer-size", required_argument, NULL, OPT_MAX_LAYER_SIZE },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
 };
@@ -128,6 +138,20 @@ void cli_run_help(void)
                "      --skip-push-permission-check\n"
                "                               do not check push access before building\n"
                "      --tar-path=FILE          also write the image as a docker-archive tarball\n"
+               "\nLimits of RUN steps (rlimits; SIZE like 512m or 2g, DURATION like 30s or 10m):\n"
+               "      --memory-limit=SIZE      address space of each process of a step\n"
+               "                               (RLIMIT_AS; default none)\n"
+               "      --pids-limit=N           processes of the step's user (RLIMIT_NPROC): the\n"
+               "                               kernel counts every process of the step's uid in\n"
+               "                               the build's user namespace, the builder's own\n"
+               "                               included, so leave room above what the step needs\n"
+               "                               (default none)\n"
+               "      --nofile-limit=N         open files per process (RLIMIT_NOFILE; default\n"
+               "                               1048576 or the current hard limit if lower)\n"
+               "      --step-timeout=DURATION  kill a RUN step (all its processes) and fail the\n"
+               "                               build when it runs longer (default none)\n"
+               "      --max-layer-size=SIZE    fail the build when a RUN step's compressed layer\n"
+               "                               is larger (default none)\n"
                "\n"
                "  -h, --help                   show this help\n"
                "\n"
@@ -184,6 +208,101 @@ static int parse_key_value(const char *flag, const char *arg, bool allow_bare, c
         }
         *ret = sb_xstrdup(arg);
         return 0;
+}
+
+/* A size: digits with an optional k, m, g or t (powers of 1024), optionally followed by b or ib. */
+static int parse_size(const char *flag, const char *arg, uint64_t *ret)
+{
+        uint64_t v = 0;
+        const char *p = arg;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        goto bad;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (p == arg)
+                goto bad;
+        unsigned shift = 0;
+        switch (*p) {
+        case 'k':
+        case 'K':
+                shift = 10;
+                break;
+        case 'm':
+        case 'M':
+                shift = 20;
+                break;
+        case 'g':
+        case 'G':
+                shift = 30;
+                break;
+        case 't':
+        case 'T':
+                shift = 40;
+                break;
+        default:
+                break;
+        }
+        if (shift) {
+                p++;
+                if (*p == 'i' || *p == 'I')
+                        p++;
+        }
+        if (*p == 'b' || *p == 'B')
+                p++;
+        if (*p || v == 0 || v > (UINT64_MAX >> shift))
+                goto bad;
+        *ret = v << shift;
+        return 0;
+bad:
+        fprintf(stderr, "sbuild run: --%s: '%s' is not a size such as 512m or 2g\n", flag, arg);
+        return -EINVAL;
+}
+
+/* A positive count. */
+static int parse_limit_count(const char *flag, const char *arg, uint64_t *ret)
+{
+        uint64_t v;
+        if (sb_parse_u64(arg, UINT64_MAX, &v) < 0 || v == 0) {
+                fprintf(stderr, "sbuild run: --%s: '%s' is not a positive number\n", flag, arg);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* A duration: digits with ms, s, m or h (bare digits are seconds), more than zero. */
+static int parse_duration(const char *flag, const char *arg, uint64_t *ret_ms)
+{
+        uint64_t v = 0;
+        const char *p = arg;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        goto bad;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (p == arg)
+                goto bad;
+        uint64_t mult;
+        if (strcmp(p, "ms") == 0)
+                mult = 1;
+        else if (strcmp(p, "s") == 0 || !*p)
+                mult = 1000;
+        else if (strcmp(p, "m") == 0)
+                mult = 60000;
+        else if (strcmp(p, "h") == 0)
+                mult = 3600000;
+        else
+                goto bad;
+        /* setitimer takes seconds in a time_t; a year is far beyond any sensible step */
+        if (v == 0 || v > 366ull * 24 * 3600000 / mult)
+                goto bad;
+        *ret_ms = v * mult;
+        return 0;
+bad:
+        fprintf(stderr, "sbuild run: --%s: '%s' is not a duration such as 30s or 10m\n", flag,
+                arg);
+        return -EINVAL;
 }
 
 static int parse_run_flags(int argc, char **argv, struct build_options *o)
@@ -361,6 +480,26 @@ static int parse_run_flags(int argc, char **argv, struct build_options *o)
                         break;
                 case OPT_TAR_PATH:
                         set_string(&o->tar_path, optarg);
+                        break;
+                case OPT_MEMORY_LIMIT:
+                        if (parse_size(name, optarg, &o->memory_limit) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_MAX_LAYER_SIZE:
+                        if (parse_size(name, optarg, &o->max_layer_size) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_PIDS_LIMIT:
+                        if (parse_limit_count(name, optarg, &o->pids_limit) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_NOFILE_LIMIT:
+                        if (parse_limit_count(name, optarg, &o->nofile_limit) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_STEP_TIMEOUT:
+                        if (parse_duration(name, optarg, &o->step_timeout_ms) < 0)
+                                return -EINVAL;
                         break;
                 case OPT_HELP:
                         cli_run_help();

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli_parse.h"
+#include "cli/cli_policy.h"
 #include "cli/cli_push.h"
 #include "cli/cli_run.h"
 #include "sbuild_config.h"
@@ -15,6 +16,7 @@ static void main_help(void)
                "  sbuild run --context=DIR --dockerfile=FILE --destination=REF [flags]\n"
                "  sbuild push [flags] LAYOUT-OR-TAR REF\n"
                "  sbuild parse [--format=text|json] FILE\n"
+               "  sbuild policy check [--policy FILE] [--format=text|json|sarif] FILE\n"
                "  sbuild --help | --version\n"
                "\n"
                "Commands:\n"
@@ -23,6 +25,8 @@ static void main_help(void)
                "             push --help')\n"
                "  parse      print a Dockerfile's parsed instructions as text or JSON, without\n"
                "             building (see 'sbuild parse --help')\n"
+               "  policy     audit a Dockerfile against a policy file (see 'sbuild policy\n"
+               "             --help')\n"
                "\n"
                "Each build runs in an unprivileged user namespace under a seccomp filter; a\n"
                "separate registry agent alone holds the registry credentials.\n",
@@ -50,6 +54,8 @@ int main(int argc, char **argv)
                 return cli_push(argc - 1, argv + 1);
         if (strcmp(cmd, "parse") == 0)
                 return cli_parse(argc - 1, argv + 1);
+        if (strcmp(cmd, "policy") == 0)
+                return cli_policy(argc - 1, argv + 1);
         fprintf(stderr, "sbuild: unknown command '%s' (see 'sbuild --help')\n", cmd);
         return 2;
 }

@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -46,6 +48,7 @@ enum { MSG_STUB = 1, MSG_ERROR, MSG_STATUS };
 struct step_msg {
         int type;
         int status;
+        int timed_out;
         struct sandbox_stub stub;
         sb_error_t err;
 };
@@ -146,6 +149,47 @@ static void close_from(int lowfd)
                 (void) close(fd);
 }
 
+/* The default RLIMIT_NOFILE of a step when none is asked for (capped by the hard limit). */
+#define DEFAULT_NOFILE 1048576u
+
+static int set_one_limit(int resource, const char *what, uint64_t value, sb_error_t *e)
+{
+        struct rlimit cur;
+        if (getrlimit(resource, &cur) < 0)
+                return sb_error_errno(e, errno, "getrlimit %s", what);
+        /* Raising a hard limit needs CAP_SYS_RESOURCE on the host: say so instead of EPERM. */
+        if (cur.rlim_max != RLIM_INFINITY && value > cur.rlim_max)
+                return sb_error_set(e, EPERM, "the %s limit %llu is above the hard limit %llu",
+                                    what, (unsigned long long) value,
+                                    (unsigned long long) cur.rlim_max);
+        struct rlimit rl = { .rlim_cur = (rlim_t) value, .rlim_max = (rlim_t) value };
+        if (setrlimit(resource, &rl) < 0)
+                return sb_error_errno(e, errno, "setting the %s limit to %llu", what,
+                                      (unsigned long long) value);
+        return 0;
+}
+
+/* The step's rlimits; soft and hard alike, so the command cannot raise them again. */
+static int set_limits(const struct sandbox_step *s, sb_error_t *e)
+{
+        uint64_t nofile = s->nofile_limit;
+        if (nofile == 0) {
+                struct rlimit cur;
+                if (getrlimit(RLIMIT_NOFILE, &cur) < 0)
+                        return sb_error_errno(e, errno, "getrlimit open files");
+                nofile = DEFAULT_NOFILE;
+                if (cur.rlim_max != RLIM_INFINITY && cur.rlim_max < nofile)
+                        nofile = cur.rlim_max;
+        }
+        if (set_one_limit(RLIMIT_NOFILE, "open files", nofile, e) < 0)
+                return -e->code;
+        if (s->memory_limit && set_one_limit(RLIMIT_AS, "memory", s->memory_limit, e) < 0)
+                return -e->code;
+        if (s->pids_limit && set_one_limit(RLIMIT_NPROC, "processes", s->pids_limit, e) < 0)
+                return -e->code;
+        return 0;
+}
+
 /*
  * Runs as the step's pid 2, after the pivot. Setup errors go to errfd (then fd 3) as an
  * sb_error_t; exec errors are the command's own (stderr, status 127/126).
@@ -226,6 +270,8 @@ static void __attribute__((noreturn)) step_command(const struct sandbox_step *s,
                                  &e));
         if (sandbox_caps_set(s->uid, &e) < 0)
                 cmd_fail(errfd, &e);
+        if (set_limits(s, &e) < 0)
+                cmd_fail(errfd, &e);
         /* No setuid bits or file caps can raise privileges again after this. */
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 cmd_fail(errfd, (sb_error_errno(&e, errno, "PR_SET_NO_NEW_PRIVS"), &e));
@@ -236,6 +282,32 @@ static void __attribute__((noreturn)) step_command(const struct sandbox_step *s,
 }
 
 /* ---- the step's init (pid 1 of the step's pid namespace) ---------------------------------- */
+
+static volatile sig_atomic_t step_timed_out;
+
+/* The step's time is up: kill every other process of the pid namespace (we are its pid 1). */
+static void on_timeout(int sig)
+{
+        (void) sig;
+        step_timed_out = 1;
+        (void) kill(-1, SIGKILL);
+}
+
+static int start_timer(uint64_t ms, sb_error_t *e)
+{
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_timeout;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGALRM, &sa, NULL) < 0)
+                return sb_error_errno(e, errno, "sigaction SIGALRM");
+        struct itimerval it = { 0 };
+        it.it_value.tv_sec = (time_t) (ms / 1000);
+        it.it_value.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
+        if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+                return sb_error_errno(e, errno, "setitimer for the step timeout");
+        return 0;
+}
 
 /* In a fresh network namespace the loopback exists but is down: bring it up. */
 static int loopback_up(sb_error_t *e)
@@ -331,6 +403,10 @@ static int step_init(const struct sandbox_step *s, int msg_fd)
                 step_command(s, ep[1]);
         }
         close(ep[1]);
+        if (s->timeout_ms && start_timer(s->timeout_ms, e) < 0) {
+                (void) kill(cmd, SIGKILL);
+                goto fail;
+        }
         /* Our copies would keep the builder's output pipes open after the step. */
         if (s->stdout_fd > 2)
                 close(s->stdout_fd);
@@ -364,6 +440,10 @@ static int step_init(const struct sandbox_step *s, int msg_fd)
                 if (done)
                         (void) kill(-1, SIGKILL);
         }
+        if (s->timeout_ms) {
+                struct itimerval off = { 0 };
+                (void) setitimer(ITIMER_REAL, &off, NULL);
+        }
         if (n == (ssize_t) sizeof(cerr)) {
                 *e = cerr;
                 e->msg[sizeof(e->msg) - 1] = '\0';
@@ -373,6 +453,7 @@ static int step_init(const struct sandbox_step *s, int msg_fd)
         }
         m.type = MSG_STATUS;
         m.status = status;
+        m.timed_out = step_timed_out;
         send_msg(msg_fd, &m);
         return 0;
 
@@ -380,6 +461,19 @@ fail:
         m.type = MSG_ERROR;
         send_msg(msg_fd, &m);
         return 1;
+}
+
+/* A duration the way a user writes it: 30s, 10m, 2h, 1500ms. */
+static void format_duration(uint64_t ms, char *buf, size_t size)
+{
+        if (ms >= 3600000 && ms % 3600000 == 0)
+                snprintf(buf, size, "%lluh", (unsigned long long) (ms / 3600000));
+        else if (ms >= 60000 && ms % 60000 == 0)
+                snprintf(buf, size, "%llum", (unsigned long long) (ms / 60000));
+        else if (ms % 1000 == 0)
+                snprintf(buf, size, "%llus", (unsigned long long) (ms / 1000));
+        else
+                snprintf(buf, size, "%llums", (unsigned long long) ms);
 }
 
 int sandbox_step_run(const struct sandbox_step *step, int *ret_status, sb_error_t *err)
@@ -466,5 +560,10 @@ int sandbox_step_run(const struct sandbox_step *step, int *ret_status, sb_error_
                 return sb_error_set(err, read_err ? read_err : EIO,
                                     "the step's init died without a result (wait status %d)", st);
         *ret_status = last.status;
+        if (last.timed_out) {
+                char d[32];
+                format_duration(step->timeout_ms, d, sizeof(d));
+                return sb_error_set(err, ETIMEDOUT, "the step ran longer than %s", d);
+        }
         return 0;
 }

@@ -6,6 +6,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/sb_error.h"
@@ -38,6 +39,21 @@ struct sandbox_step {
         const char *pipe_name;
         const char *pipe_data;
         size_t pipe_len;
+        /*
+         * Resource limits, as rlimits set on the command process before execve (everything it
+         * starts inherits them). 0 means no limit, except for nofile_limit.
+         * memory_limit: RLIMIT_AS in bytes, per process (address space, not resident memory).
+         * pids_limit: RLIMIT_NPROC; the kernel counts every process of the command's real uid
+         *   in the builder's user namespace (the builder's own included) against it.
+         * nofile_limit: RLIMIT_NOFILE; 0: 1048576, or the current hard limit if lower.
+         * timeout_ms: the step's init kills every process of the step's pid namespace when the
+         *   command has run this long; sandbox_step_run then fails with -ETIMEDOUT and
+         *   "the step ran longer than <duration>".
+         */
+        uint64_t memory_limit;
+        uint64_t pids_limit;
+        uint64_t nofile_limit;
+        uint64_t timeout_ms;
 };
 
 /* The largest pipe_data sandbox_step_run accepts. */

@@ -1,5 +1,9 @@
 #pragma once
 /* A real docker-registry on loopback for the registry tests (registry_fixture.c). */
+#include <stddef.h>
+
+#include "common/sb_digest.h"
+
 extern char tmp[64]; /* the test's temporary directory (DOCKER_CONFIG and HOME point there) */
 extern int port;     /* the registry's port once started */
 
@@ -10,3 +14,5 @@ int free_port(void);
 void start_registry(const char *extra_yaml);
 void setup(void);
 void teardown(void);
+/* Put size pseudo-random (incompressible) bytes into the store tmp/STORE_NAME. */
+void put_random_blob(const char *store_name, size_t size, char digest[SB_DIGEST_STR_LEN + 1]);

@@ -40,29 +40,6 @@ static struct registry_agent *start_agent(const char *store_name)
         return a;
 }
 
-/* A store blob of size pseudo-random bytes (incompressible, so sizes are what they say). */
-static void put_random_blob(const char *store_name, size_t size, char digest[SB_DIGEST_STR_LEN + 1])
-{
-        char *root = tmp_path(store_name);
-        struct image_store *s = NULL;
-        sb_error_t err = { 0 };
-        unsigned char *buf = malloc(size);
-        uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
-
-        cr_assert_eq(image_store_open(root, &s, &err), 0, "%s", err.msg);
-        for (size_t i = 0; i < size; i++) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                buf[i] = (unsigned char) x;
-        }
-        cr_assert_eq(image_store_put_blob(s, (const char *) buf, size, digest, &err), 0, "%s",
-                     err.msg);
-        image_store_free(s);
-        free(buf);
-        free(root);
-}
-
 /* ---- pulls: layers downloaded in parallel ---- */
 
 #define MANY_LAYERS 9

@@ -208,3 +208,25 @@ static inline void sbx_rm_rf(const char *dir)
         if (dir)
                 (void) sb_rm_rf_at(AT_FDCWD, dir, &err);
 }
+
+/*
+ * A step's directories under dir: rootfs (busybox), upper, work, mnt. As root they belong to
+ * the namespace's root outside, since a namespace root cannot write into directories owned by
+ * unmapped ids (in the product the builder makes them inside the namespace). 0, or -1.
+ */
+static inline int sbx_step_dirs(const char *dir, const struct sandbox_userns_plan *plan)
+{
+        if (sbx_mkdir_owned(dir, "rootfs", (uid_t) -1, (gid_t) -1) < 0)
+                return -1;
+        char *rootfs = sbx_path(dir, "rootfs");
+        int r = sbx_make_busybox_rootfs(rootfs);
+        uid_t ru = getuid() == 0 ? sandbox_userns_outside_uid(plan, 0) : (uid_t) -1;
+        gid_t rg = getuid() == 0 ? sandbox_userns_outside_gid(plan, 0) : (gid_t) -1;
+        if (r == 0 && getuid() == 0)
+                r = sbx_chown_tree(rootfs, ru, rg);
+        free(rootfs);
+        const char *own[] = { "upper", "work", "mnt" };
+        for (int i = 0; r == 0 && i < 3; i++)
+                r = sbx_mkdir_owned(dir, own[i], ru, rg);
+        return r == 0 ? 0 : -1;
+}

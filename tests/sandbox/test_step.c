@@ -38,17 +38,7 @@ static void setup(void)
         fx.dir = sbx_tmpdir();
         cr_assert_not_null(fx.dir);
         cr_assert_eq(sandbox_userns_plan_detect(&fx.plan, &err), 0);
-        cr_assert_eq(sbx_mkdir_owned(fx.dir, "rootfs", (uid_t) -1, (gid_t) -1), 0);
-        char *rootfs = sbx_path(fx.dir, "rootfs");
-        cr_assert_eq(sbx_make_busybox_rootfs(rootfs), 0);
-        uid_t ru = getuid() == 0 ? sandbox_userns_outside_uid(&fx.plan, 0) : (uid_t) -1;
-        gid_t rg = getuid() == 0 ? sandbox_userns_outside_gid(&fx.plan, 0) : (gid_t) -1;
-        if (getuid() == 0)
-                cr_assert_eq(sbx_chown_tree(rootfs, ru, rg), 0);
-        free(rootfs);
-        const char *own[] = { "upper", "work", "mnt" };
-        for (int i = 0; i < 3; i++)
-                cr_assert_eq(sbx_mkdir_owned(fx.dir, own[i], ru, rg), 0);
+        cr_assert_eq(sbx_step_dirs(fx.dir, &fx.plan), 0);
 }
 
 static void teardown(void)
